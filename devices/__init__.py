@@ -1,0 +1,1 @@
+"""devices package of neumelt."""

@@ -1,0 +1,55 @@
+"""One error tree for the whole suite.
+
+``InputError`` is a user's mistake (bad file, key, value): the CLI prints its message
+and exits with status 2, never a traceback. ``RunError`` is a failure during a run
+(exit status 1). Packages may subclass both.
+"""
+
+from __future__ import annotations
+
+
+class NeumeltError(Exception):
+    """Base of every error neumelt raises on purpose."""
+
+    exit_code = 1
+
+
+class RunError(NeumeltError):
+    """A run failed for a reason that is not the user's input (exit status 1)."""
+
+    exit_code = 1
+
+
+class InputError(NeumeltError, ValueError):
+    """Bad user input: names the file, the key path (and line) and what was expected.
+
+    Exit status 2.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.file = file
+        self.key = key
+        self.line = line
+        self.expected = expected
+        self.detail = message
+        where = []
+        if file:
+            where.append(f"{file}" + (f":{line}" if line else ""))
+        elif line:
+            where.append(f"line {line}")
+        if key:
+            where.append(f"key '{key}'")
+        text = ": ".join([", ".join(where), message]) if where else message
+        if expected:
+            text += f" (expected {expected})"
+        super().__init__(text)
