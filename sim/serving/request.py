@@ -1,0 +1,150 @@
+"""What the serving loop serves: requests and agent calls, already expanded.
+
+A :class:`ServeRequest` is one LLM call (``kind="call"``) or one non-LLM delay such as
+an app action or an OCR pass (``kind="delay"``). Chat traces give calls with arrival
+times; agent call graphs give calls and delays released by their dependencies. The
+serving loop consumes only this flat list; it never samples anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from neumelt.errors import InputError
+
+
+@dataclass(frozen=True)
+class ServeRequest:
+    """One unit of work for the serving loop.
+
+    ``arrival_s``: seconds from the start of the run at which the request may be
+    admitted; for calls inside an agent task it is the task's start and the call is
+    released only once every id in ``deps`` has finished. ``prompt_tokens`` and
+    ``output_tokens`` are tokens (the first output token comes from prefill).
+    ``prefix_key``/``prefix_tokens`` name a shared prompt prefix whose prefill can be
+    reused once computed. ``seconds`` and ``resource`` describe a delay (a lane such
+    as ``screen`` or ``cpu`` that serialises delays of one task).
+    """
+
+    id: str
+    arrival_s: float
+    prompt_tokens: int
+    output_tokens: int
+    kind: Literal["call", "delay"] = "call"
+    task: str = ""
+    role: str = ""
+    deps: tuple[str, ...] = ()
+    prefix_key: str = ""
+    prefix_tokens: int = 0
+    seconds: float = 0.0
+    resource: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("call", "delay"):
+            raise ValueError(f"request {self.id}: kind must be 'call' or 'delay'")
+        if self.arrival_s < 0:
+            raise ValueError(f"request {self.id}: arrival_s must be >= 0")
+        if self.kind == "call":
+            if self.prompt_tokens < 1:
+                raise ValueError(f"request {self.id}: prompt_tokens must be >= 1")
+            if self.output_tokens < 1:
+                raise ValueError(f"request {self.id}: output_tokens must be >= 1")
+            if not 0 <= self.prefix_tokens <= self.prompt_tokens:
+                raise ValueError(f"request {self.id}: prefix_tokens must be in [0, prompt]")
+        elif self.seconds < 0:
+            raise ValueError(f"request {self.id}: delay seconds must be >= 0")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named, ordered list of requests with unique ids and deps that exist."""
+
+    name: str
+    requests: tuple[ServeRequest, ...]
+    kind: Literal["trace", "agent"] = "trace"
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for r in self.requests:
+            if r.id in seen:
+                raise InputError(f"duplicate request id {r.id!r}", key="workload")
+            seen.add(r.id)
+        for r in self.requests:
+            for d in r.deps:
+                if d not in seen:
+                    raise InputError(f"request {r.id!r} depends on unknown id {d!r}",
+                                     key="workload")
+
+    @property
+    def calls(self) -> tuple[ServeRequest, ...]:
+        return tuple(r for r in self.requests if r.kind == "call")
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(r.output_tokens for r in self.requests if r.kind == "call")
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.task for r in self.requests if r.task))
+
+
+def from_trace(name: str, requests: Iterable[Any]) -> Workload:
+    """Chat trace rows (``id, arrival_s, prompt_tokens, output_tokens``) -> workload.
+
+    Rows with zero prompt or output tokens cannot be served and are refused
+    (``InputError``) rather than silently dropped.
+    """
+    out = []
+    for r in requests:
+        p, o = int(r.prompt_tokens), int(r.output_tokens)
+        if p < 1 or o < 1:
+            raise InputError(f"request {r.id}: prompt and output tokens must be >= 1, got "
+                             f"{p} and {o}", key="workload")
+        out.append(ServeRequest(id=str(r.id), arrival_s=float(r.arrival_s), prompt_tokens=p,
+                                output_tokens=o))
+    return Workload(name=name, requests=tuple(out), kind="trace")
+
+
+def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] | None = None,
+               ) -> Workload:
+    """Agent call records (``workloads.agents.CallRecord``) -> workload.
+
+    Ids become ``"<inst>/<id>"``; deps are resolved inside the same instance. Image
+    tokens count as prompt tokens (they are prefilled like text). A call that
+    ``continues`` another reuses that call's context as a prefix. ``task_start_s``
+    maps an instance to its start time (default 0 for all).
+    """
+    task_start_s = task_start_s or {}
+    by_key: dict[tuple[Any, str], Any] = {(c.inst, str(c.id)): c for c in calls}
+    out = []
+    for c in calls:
+        inst = c.inst
+        rid = f"{inst}/{c.id}"
+        deps = tuple(f"{inst}/{d}" for d in (c.deps or ()))
+        start = float(task_start_s.get(inst, 0.0))
+        if c.kind == "delay":
+            out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=0, output_tokens=0,
+                                    kind="delay", task=str(inst), role=str(c.role or ""),
+                                    deps=deps, seconds=float(c.seconds or 0.0),
+                                    resource=str(c.resource or "")))
+            continue
+        image = int(getattr(c, "image_tokens", None) or 0)
+        prompt = int(c.prompt_tokens or 0) + image
+        prefix_key = str(c.prefix_key or "")
+        prefix = min(int(c.prefix_tokens or 0), prompt) if prefix_key else 0
+        cont = getattr(c, "continues", None)
+        if cont:
+            parent = by_key.get((inst, str(cont)))
+            if parent is not None:
+                ctx = (int(parent.prompt_tokens or 0) + int(getattr(parent, "image_tokens", 0)
+                       or 0) + int(parent.output_tokens or 0))
+                prefix_key, prefix = f"{inst}/{cont}/ctx", min(ctx, prompt)
+                if f"{inst}/{cont}" not in deps:
+                    deps = deps + (f"{inst}/{cont}",)
+        out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=max(prompt, 1),
+                                output_tokens=max(int(c.output_tokens or 0), 1), kind="call",
+                                task=str(inst), role=str(c.role or ""), deps=deps,
+                                prefix_key=prefix_key, prefix_tokens=prefix))
+    return Workload(name=name, requests=tuple(out), kind="agent")
