@@ -1,0 +1,60 @@
+"""The task every worker runs: evaluate one point, never raise.
+
+Kept small and import-light: Dask workers and pool processes import this module, and
+the evaluator by name, so nothing but plain data crosses process boundaries.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from typing import Any
+
+from neumelt.config import build
+
+
+def worker_setup(numba_cache_dir: str | None = None, evaluator: str | None = None) -> str:
+    """Per-worker initialisation: share the numba cache, optionally warm the evaluator.
+
+    ``NUMBA_CACHE_DIR`` only takes effect if numba is not imported yet in this process,
+    so pools call this as their initializer and Dask runs it before the first task.
+    """
+    if numba_cache_dir:
+        os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
+    if evaluator:
+        from sim.sweep.evaluators import get_evaluator
+
+        get_evaluator(evaluator).warmup()
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def evaluate_point(evaluator: str, key: str, config: dict[str, Any],
+                   keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Evaluate one point; errors come back as data (``status`` "error") with the message.
+
+    Returns ``{key, status, metrics: {name: {value, unit, provenance, source}}, error,
+    wall_s, worker}``.
+    """
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"key": key, "status": "ok", "metrics": {}, "error": None}
+    try:
+        from sim.sweep.evaluators import get_evaluator
+
+        ev = get_evaluator(evaluator)
+        cfg = build(ev.config_cls, config)
+        for m in ev.evaluate(cfg):
+            if keep and m.name not in keep:
+                continue
+            value = None if m.value is None else float(m.value)
+            out["metrics"][m.name] = {"value": value, "unit": m.unit,
+                                      "provenance": m.provenance, "source": m.source}
+    except Exception as exc:  # a crashing point is recorded, the sweep goes on
+        tb = traceback.extract_tb(exc.__traceback__)[-3:]
+        where = "; ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in tb)
+        out.update(status="error", metrics={}, error=f"{type(exc).__name__}: {exc}",
+                   where=where)
+    out["wall_s"] = time.perf_counter() - t0
+    out["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    return out
