@@ -6,8 +6,10 @@ finish (order of completion), with the same semantics:
 - each point is one task (``sim.sweep.task.evaluate_point``), which never raises: an
   exception inside a point comes back as a result with ``status`` "error";
 - a worker process that dies (killed, out of memory) loses only the points it was running;
-  they are resubmitted, and a point in flight at ``max_attempts`` worker deaths is recorded
-  as an error (Dask's ``distributed.scheduler.allowed-failures`` plays this part there);
+  they are evaluated again, and a point that keeps killing its worker is recorded as an
+  error (Dask: ``distributed.scheduler.allowed-failures``, default 3, then KilledWorker;
+  pool: the points in flight re-run one at a time, and a point that kills its process
+  ``max_attempts`` times while running alone is recorded as an error);
 - at most ``window`` points are in flight, so memory stays bounded on huge sweeps and an
   interrupt loses only those;
 - workers share one numba cache directory (``NUMBA_CACHE_DIR``) and run the evaluator's
@@ -91,23 +93,40 @@ class PoolBackend:
 
     def results(self, evaluator: str, tasks: Sequence[Task],
                 keep: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+        """Yield one result per task as they finish.
+
+        When a worker dies, the pool breaks and every point in flight fails with it; those
+        points become suspects and are re-run one at a time, so a point that kills its
+        worker while running alone is identified for sure and is charged an attempt (the
+        others are not).
+        """
         pending: deque[Task] = deque(tasks)
+        suspects: deque[Task] = deque()
         attempts: Counter[str] = Counter()
         inflight: dict[Any, Task] = {}
-        while pending or inflight:
+        alone: set[Any] = set()
+        while pending or suspects or inflight:
             if self._executor is None:
                 self._executor = self._start(evaluator)
             broken = False
-            while pending and len(inflight) < self.window:
-                task = pending.popleft()
-                try:
-                    fut = self._executor.submit(evaluate_point, evaluator, task[0], task[1], keep)
-                except BrokenProcessPool:
-                    pending.appendleft(task)
-                    broken = True
-                    break
-                inflight[fut] = task
-            if inflight:
+            try:
+                if suspects:
+                    if not inflight:
+                        task = suspects.popleft()
+                        fut = self._executor.submit(evaluate_point, evaluator, task[0],
+                                                    task[1], keep)
+                        inflight[fut] = task
+                        alone.add(fut)
+                else:
+                    while pending and len(inflight) < self.window:
+                        task = pending[0]
+                        fut = self._executor.submit(evaluate_point, evaluator, task[0],
+                                                    task[1], keep)
+                        pending.popleft()
+                        inflight[fut] = task
+            except BrokenProcessPool:
+                broken = True
+            if inflight and not broken:
                 done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
                 for fut in done:
                     task = inflight.pop(fut)
@@ -115,27 +134,27 @@ class PoolBackend:
                         yield fut.result()
                     except BrokenProcessPool:
                         broken = True
-                        attempts[task[0]] += 1
-                        if attempts[task[0]] >= self.max_attempts:
-                            yield _lost(task[0], attempts[task[0]], "BrokenProcessPool")
-                        else:
-                            pending.appendleft(task)
+                        if fut in alone:
+                            attempts[task[0]] += 1
+                            if attempts[task[0]] >= self.max_attempts:
+                                yield _lost(task[0], attempts[task[0]], "BrokenProcessPool")
+                                continue
+                        suspects.append(task)
+                    finally:
+                        alone.discard(fut)
             if broken:
-                # Every point still in flight fails with the pool; collect them, restart.
-                for fut in list(inflight):
+                for fut in list(inflight):  # they all fail with the pool (or just finished)
                     task = inflight.pop(fut)
+                    alone.discard(fut)
                     try:
                         yield fut.result()
                     except BrokenProcessPool:
-                        attempts[task[0]] += 1
-                        if attempts[task[0]] >= self.max_attempts:
-                            yield _lost(task[0], attempts[task[0]], "BrokenProcessPool")
-                        else:
-                            pending.appendleft(task)
+                        suspects.append(task)
                 self._shutdown()
                 self.restarts += 1
                 logging.getLogger(__name__).warning(
-                    "a pool worker died; restarted the pool (%d points left)", len(pending))
+                    "a pool worker died; restarted the pool (%d suspects re-run one at a "
+                    "time, %d points left)", len(suspects), len(pending))
 
 
 class DaskBackend:

@@ -1,0 +1,81 @@
+"""Helpers for the sweep tests: spec files, free ports, evaluators with a delay or a crash.
+
+The evaluators here wrap the real roofline model: ``SlowRoofline`` adds a sleep so a test
+can kill a worker while points are in flight; ``ExitOnBatch`` kills its own process (a hard
+crash, as a segfaulting kernel would) on one batch size.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sim.sweep.evaluators import RooflineConfig, RooflineDecode
+
+TESTS_DIR = str(Path(__file__).resolve().parent)
+
+
+@dataclass(frozen=True)
+class SlowConfig(RooflineConfig):
+    delay_s: float = 0.02   # wall time each point sleeps, s
+
+
+class SlowRoofline(RooflineDecode):
+    name = "sweep_support:SlowRoofline"
+    version = "test-slow-1"
+    config_cls = SlowConfig
+
+    def evaluate(self, c):
+        time.sleep(c.delay_s)
+        return super().evaluate(c)
+
+
+class ExitOnBatch(RooflineDecode):
+    name = "sweep_support:ExitOnBatch"
+    version = "test-exit-1"
+
+    def evaluate(self, c):
+        if c.batch == 13:
+            os._exit(17)
+        return super().evaluate(c)
+
+
+GRID_200 = {
+    "batch": [64, 128, 256, 384, 512],
+    "pim": [True, False],
+    "channels": [8, 16, 32, 64],
+    "model": ["gpt3-7b", "gpt3-13b", "gpt3-30b", "llama2-7b", "llama2-13b"],
+}
+OBJECTIVES = [{"metric": "throughput_tokens_per_s", "goal": "max"},
+              {"metric": "energy_per_token_j", "goal": "min"},
+              {"metric": "memory_area_rel", "goal": "min"}]
+
+
+def write_spec(path: Path, **fields) -> Path:
+    """Write a spec YAML (name/evaluator default to a 200-point roofline grid)."""
+    spec = {"name": "test-grid", "evaluator": "roofline", "base": {"seq_len": 300},
+            "grid": GRID_200, "objectives": OBJECTIVES}
+    spec.update(fields)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")

@@ -1,0 +1,147 @@
+"""Sweep execution: LocalCluster vs process pool, killed workers, resume, cache, errors.
+
+One Dask LocalCluster (2 worker processes) serves the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from sweep_support import write_spec
+
+from neumelt.store import Store
+from sim.sweep.backends import DaskBackend, PoolBackend
+from sim.sweep.execute import PARETO_TABLE, POINT_TABLE, load_points, run_sweep
+from sim.sweep.spec import expand, load_spec
+from sim.sweep.task import evaluate_point
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with DaskBackend(workers=2) as backend:
+        yield backend
+
+
+def _metrics(store, run_id):
+    return {k: v["metrics"] for k, v in load_points(store, run_id).items()}
+
+
+def _records_unique(store, run_id, n):
+    keys = [k for _, k, _ in store.records(run_id, POINT_TABLE)]
+    assert len(keys) == n and len(set(keys)) == n
+
+
+def test_localcluster_and_pool_give_identical_results(tmp_path, cluster):
+    spec, doc = load_spec(write_spec(tmp_path / "grid.yaml"))
+    store = Store(tmp_path / "r.db")
+    a = run_sweep(spec, store, cluster, doc=doc, use_cache=False)
+    assert (a.total, a.evaluated, a.ok, a.failed, a.status) == (200, 200, 200, 0, "done")
+    with PoolBackend(workers=2) as pool:
+        b = run_sweep(spec, store, pool, doc=doc, use_cache=False)
+    assert b.evaluated == 200
+    _records_unique(store, a.run_id, 200)
+    _records_unique(store, b.run_id, 200)
+    ma, mb = _metrics(store, a.run_id), _metrics(store, b.run_id)
+    assert ma == mb and len(ma) == 200
+    # what the store holds is what one point computes in this process
+    p = expand(spec, doc).points[17]
+    assert ma[p.key] == evaluate_point("roofline", p.key, p.config)["metrics"]
+    run = store.get_run(a.run_id)
+    assert run.kind == "sweep" and run.status == "done"
+    assert run.info["backend"]["backend"] == "dask" and run.info["backend"]["workers"] == 2
+    m = {x.name: x for x in store.metrics(a.run_id)}
+    assert m["points_ok"].value == 200 and m["points_per_hour"].value > 0
+    assert m["points_per_hour"].provenance == "measured"
+    (front,) = [d for _, _, d in store.records(a.run_id, PARETO_TABLE)]
+    assert 1 <= len(front["points"]) < 200
+    # a second run of the same spec reuses every point from the store
+    c = run_sweep(spec, store, cluster, doc=doc)
+    assert (c.cached, c.evaluated, c.ok) == (200, 0, 200)
+    assert _metrics(store, c.run_id) == ma
+
+
+def test_interrupt_then_resume_loses_and_duplicates_nothing(tmp_path, cluster):
+    spec, doc = load_spec(write_spec(tmp_path / "grid.yaml", name="resume-me"))
+    store = Store(tmp_path / "r.db")
+    seen = []
+
+    def stop_after_60(rec):
+        seen.append(rec["key"])
+        if len(seen) == 60:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, store, cluster, doc=doc, on_result=stop_after_60)
+    (run,) = store.list_runs(kind="sweep")
+    assert run.status == "interrupted"
+    assert len(load_points(store, run.id)) == 60
+    s = run_sweep(spec, store, cluster, doc=doc, resume=run.id)
+    assert (s.skipped, s.evaluated, s.ok, s.status) == (60, 140, 200, "done")
+    _records_unique(store, run.id, 200)
+    assert store.get_run(run.id).status == "done"
+
+
+def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path, cluster):
+    spec, doc = load_spec(write_spec(
+        tmp_path / "bad.yaml", grid={"batch": [64, 128], "model": ["gpt3-7b", "no-such-model"]}))
+    store = Store(tmp_path / "r.db")
+    s = run_sweep(spec, store, cluster, doc=doc)
+    assert (s.ok, s.failed, s.status) == (2, 2, "done")
+    errors = [d for d in load_points(store, s.run_id).values() if d["status"] == "error"]
+    assert {d["coords"]["model"] for d in errors} == {"no-such-model"}
+    assert all("no-such-model" in d["error"] and d["metrics"] == {} for d in errors)
+    # resuming without --retry-errors keeps them; with it they run (and fail) again
+    again = run_sweep(spec, store, cluster, doc=doc, resume=s.run_id, retry_errors=True)
+    assert (again.evaluated, again.failed) == (2, 2)
+
+
+def _kill_one_worker_mid_sweep(tmp_path, backend, pids_of):
+    spec, doc = load_spec(write_spec(tmp_path / "slow.yaml",
+                                     evaluator="sweep_support:SlowRoofline",
+                                     base={"seq_len": 300, "delay_s": 0.02}))
+    store = Store(tmp_path / "r.db")
+    done, killed = [], []
+
+    def kill_at_40(rec):
+        done.append(rec["key"])
+        if len(done) == 40:   # 40 of 200 points stored, the rest in flight or queued
+            pid = pids_of()[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    s = run_sweep(spec, store, backend, doc=doc, on_result=kill_at_40)
+    assert killed, "the worker was never killed"
+    assert (s.total, s.ok, s.failed) == (200, 200, 0)
+    _records_unique(store, s.run_id, 200)
+    points = {p.key: p for p in expand(spec, doc).points}
+    for key, data in load_points(store, s.run_id).items():
+        ref = evaluate_point("roofline", key,
+                             {k: v for k, v in points[key].config.items() if k != "delay_s"})
+        assert data["metrics"] == ref["metrics"]
+    return killed[0], {d["worker"] for d in load_points(store, s.run_id).values()}
+
+
+def test_pool_survives_a_killed_worker(tmp_path):
+    with PoolBackend(workers=2) as pool:
+        pid, workers = _kill_one_worker_mid_sweep(tmp_path, pool, pool.worker_pids)
+        assert pool.restarts >= 1
+    assert len(workers) >= 3   # two original processes plus the restarted pool's
+
+
+def test_localcluster_survives_a_killed_worker(tmp_path, cluster):
+    pid, workers = _kill_one_worker_mid_sweep(tmp_path, cluster, cluster.worker_pids)
+    assert any(w.endswith(f":{pid}") for w in workers)   # it did work before it died
+
+
+def test_hard_crashing_point_is_an_error_after_retries(tmp_path):
+    spec, doc = load_spec(write_spec(tmp_path / "crash.yaml",
+                                     evaluator="sweep_support:ExitOnBatch",
+                                     grid={"batch": [13, 64, 128, 256]}, objectives=[]))
+    store = Store(tmp_path / "r.db")
+    with PoolBackend(workers=1, max_attempts=2) as pool:
+        s = run_sweep(spec, store, pool, doc=doc)
+    assert (s.ok, s.failed) == (3, 1)
+    (bad,) = [d for d in load_points(store, s.run_id).values() if d["status"] == "error"]
+    assert bad["coords"]["batch"] == 13 and "died 2 times" in bad["error"]
