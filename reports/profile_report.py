@@ -1,0 +1,337 @@
+"""Profile report: what real runs on a device did, from ``profile`` runs.
+
+Per run, on one clock (the host monotonic clock the samples and events share):
+
+- a timeline with power, memory, temperatures and clocks (samples), and the calls drawn
+  as spans (prefill and decode coloured apart, from events or call records);
+- per-role latency breakdown for agent workloads (call records with a ``role``);
+- per-token latency distribution (inter-token latencies from call records or events);
+- energy per phase (metrics in J naming a phase; unavailable energy is listed, not zero).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from reports.data import (
+    RunData,
+    find_metric,
+    finite,
+    group_samples,
+    pick_num,
+    sample_kind,
+    to_canonical,
+)
+from reports.doc import Note, Plot, Quantity, Report, Section, Table
+from reports.render import plot_text, section_or_nodata
+
+PHASE_COLOURS = {"prefill": "#ff7f0e", "decode": "#1f77b4", "load": "#7f7f7f",
+                 "tokenize": "#bcbd22", "sample": "#17becf", "delay": "#c7c7c7",
+                 "call": "#9467bd", "other": "#8c564b"}
+KIND_ORDER = ("power", "memory", "temperature", "frequency", "utilisation", "electrical")
+KIND_AXIS = {"power": "W", "memory": "MiB", "temperature": "°C", "frequency": "MHz",
+             "utilisation": "%", "electrical": ""}
+
+HEADLINE = (
+    ("TTFT", (r"^ttft(_mean|_p50)?(_s|_ms)?$", r"ttft"), ("s",)),
+    ("decode", (r"^decode_tok_s$", r"decode.*(tok|tps)", r"^tps$", r"tok_?s|tok/s"),
+     ("tok/s",)),
+    ("prefill", (r"^prefill_tok_s$", r"prefill.*(tok|tps)"), ("tok/s",)),
+    ("ITL p50", (r"itl.*p50", r"itl"), ("s",)),
+    ("peak memory", (r"peak.*(rss|pss|mem)", r"(rss|pss|mem).*(peak|max)", r"rss|pss"),
+     ("B",)),
+    ("energy / token", (r"energy.*per.*token", r"j_per_tok"), ("J/token",)),
+    ("energy / task", (r"energy.*per.*task", r"energy_task"), ("J",)),
+    ("max temp", (r"temp.*max|max.*temp", r"temp"), ("°C",)),
+)
+
+
+def phase_of(name: str, track: str = "") -> str:
+    """Classify an event into a phase colour: prefill, decode, load, ..."""
+    text = f"{track} {name}".lower()
+    for phase in ("prefill", "decode", "load", "tokenize", "sample", "delay"):
+        if phase in text:
+            return phase
+    if "prompt" in text:
+        return "prefill"
+    if "generat" in text or "eval" in text:
+        return "decode"
+    if "call" in text or "request" in text:
+        return "call"
+    return "other"
+
+
+def _headline_rows(runs: list[RunData]) -> tuple[Table, list[str]]:
+    rows = []
+    summary = []
+    for r in runs:
+        cells = []
+        for _, pats, units in HEADLINE:
+            q = find_metric(r, pats, units=units)
+            if q is not None and q.unit == "B" and q.available:
+                q = Quantity(q.value / 2 ** 20, "MiB", q.provenance, q.source)
+            cells.append(q)
+        if cells[-1] is None:  # max temp: fall back to the temperature samples
+            temps = [s for s in r.samples if s.value is not None
+                     and sample_kind(s.name, s.unit) == "temperature"]
+            if temps:
+                hot = max(temps, key=lambda s: s.value)
+                cells[-1] = Quantity(hot.value, "°C", "measured",
+                                     f"max of {hot.name} ({hot.source})")
+        rows.append((r.label, r.target, r.model, r.quant, r.run.status, *cells))
+        parts = [f"{h[0]} {c.text()}" for h, c in zip(HEADLINE, cells) if c is not None]
+        summary.append(f"{r.label} {r.target} {r.model}: " + ("; ".join(parts) or
+                                                            "no headline metrics"))
+    return Table("Headline metrics", ("run", "device", "model", "quant", "status",
+                                      *[h[0] for h in HEADLINE]), tuple(rows),
+                 primary=True), summary
+
+
+def _spans(run: RunData) -> list[tuple[str, str, float, float, str]]:
+    """(track, name, start_s, dur_s, phase) from events, else from call records."""
+    out = [(e.track, e.name, e.t_start_s, e.dur_s, phase_of(e.name, e.track))
+           for e in run.events if e.dur_s is not None and e.dur_s >= 0]
+    if out:
+        return out
+    for key, row in run.table("call", "request"):
+        start = pick_num(row, "t_start_s", "start_s", "t_submit_s")
+        ttft = pick_num(row, "ttft_s", "ttft_ms", "prefill_s", "prefill_ms")
+        total = pick_num(row, "latency_s", "e2e_s", "duration_s", "dur_s", "latency_ms")
+        label = str(row.get("role") or key)
+        if start is None:
+            continue
+        if ttft is not None:
+            out.append(("calls", f"{label} prefill", start, ttft, "prefill"))
+            if total is not None and total > ttft:
+                out.append(("calls", f"{label} decode", start + ttft, total - ttft, "decode"))
+        elif total is not None:
+            out.append(("calls", label, start, total, "call"))
+    return out
+
+
+def _timeline(run: RunData) -> Plot | None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    spans = _spans(run)
+    groups = group_samples(run.samples)
+    by_kind: dict[str, list] = defaultdict(list)
+    for (source, name, unit), series in groups.items():
+        kind = sample_kind(name, unit)
+        if kind and any(s.value is not None for s in series):
+            by_kind[kind].append((source, name, unit, series))
+    kinds = [k for k in KIND_ORDER if k in by_kind]
+    if not spans and not kinds:
+        return None
+    times = [s[2] for s in spans] + [x.t_host_s for g in groups.values() for x in g]
+    t0 = min(times)
+    n_rows = len(kinds) + (1 if spans else 0)
+    titles = (["calls (prefill / decode)"] if spans else []) + [
+        f"{k} ({KIND_AXIS[k]})" if KIND_AXIS[k] else k for k in kinds]
+    fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=titles)
+    row = 1
+    if spans:
+        tracks = []
+        for s in spans:
+            if s[0] not in tracks:
+                tracks.append(s[0])
+        shown = set()
+        for phase in sorted({s[4] for s in spans}):
+            ph = [s for s in spans if s[4] == phase]
+            fig.add_trace(go.Bar(
+                orientation="h", base=[s[2] - t0 for s in ph], x=[s[3] for s in ph],
+                y=[plot_text(s[0]) for s in ph], name=phase,
+                marker_color=PHASE_COLOURS.get(phase, "#8c564b"),
+                hovertext=[plot_text(f"{s[1]}: {s[3] * 1e3:.1f} ms") for s in ph],
+                hoverinfo="text", legendgroup="phase", showlegend=phase not in shown),
+                row=1, col=1)
+            shown.add(phase)
+        fig.update_yaxes(categoryorder="array", categoryarray=[plot_text(t) for t in tracks],
+                         row=1, col=1)
+        row = 2
+    for kind in kinds:
+        for source, name, unit, series in by_kind[kind]:
+            pts = [s for s in series if s.value is not None]
+            ys = []
+            for s in pts:
+                v, canon = to_canonical(s.value, unit)
+                if kind == "memory" and canon == "B":
+                    v = v / 2 ** 20
+                elif kind == "frequency" and canon == "Hz":
+                    v = v / 1e6
+                elif kind == "utilisation" and max(p.value for p in pts) <= 1.0:
+                    v = v * 100
+                ys.append(v)
+            fig.add_trace(go.Scatter(
+                x=[s.t_host_s - t0 for s in pts], y=ys, mode="lines",
+                name=plot_text(f"{name} ({source})"), legendgroup=kind), row=row, col=1)
+        row += 1
+    fig.update_layout(barmode="overlay", hovermode="closest")
+    fig.update_xaxes(title_text="time since start (s, host clock)", row=n_rows, col=1)
+    missing = sorted(f"{name} ({source})" for (source, name, _), series in groups.items()
+                     if all(s.value is None for s in series))
+    note = ("Calls and counters share the host clock. Gaps in a counter are readings that "
+            "were unavailable (never drawn as zero).")
+    if missing:
+        note += " Unavailable throughout the run: " + ", ".join(missing) + "."
+    return Plot(f"Timeline of {run.label} {run.target} {run.model}", fig,
+                height_px=180 + 170 * n_rows, note=note)
+
+
+def _roles(runs: list[RunData]) -> list:
+    import plotly.graph_objects as go
+
+    rows = []
+    per_role: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        for _key, row in r.table("call"):
+            role = str(row.get("role") or "call")
+            ttft = pick_num(row, "ttft_s", "ttft_ms", "prefill_s", "prefill_ms")
+            total = pick_num(row, "latency_s", "e2e_s", "duration_s", "dur_s", "latency_ms")
+            decode = pick_num(row, "decode_s", "decode_ms")
+            if decode is None and total is not None and ttft is not None:
+                decode = max(0.0, total - ttft)
+            if ttft is not None:
+                per_role[role]["prefill (TTFT)"].append(ttft)
+            if decode is not None:
+                per_role[role]["decode"].append(decode)
+            if total is not None:
+                per_role[role]["total"].append(total)
+    if not per_role:
+        return []
+    roles = list(per_role)
+    fig = go.Figure()
+    for phase, colour in (("prefill (TTFT)", PHASE_COLOURS["prefill"]),
+                          ("decode", PHASE_COLOURS["decode"])):
+        fig.add_trace(go.Bar(name=phase, x=[plot_text(r) for r in roles],
+                             y=[sum(per_role[r][phase]) for r in roles], marker_color=colour))
+    fig.update_layout(barmode="stack", yaxis_title="seconds per task, summed over calls "
+                                                   "(measured)")
+    for role in roles:
+        d = per_role[role]
+        n = max(len(v) for v in d.values())
+        mean_total = (sum(d["total"]) / len(d["total"])) if d["total"] else None
+        rows.append((role, n,
+                     Quantity(sum(d["prefill (TTFT)"]) or None, "s", "measured"),
+                     Quantity(sum(d["decode"]) or None, "s", "measured"),
+                     Quantity(mean_total, "s", "measured")))
+    return [Plot("Latency per agent role", fig),
+            Table("Per-role latency", ("role", "calls", "prefill total", "decode total",
+                                       "mean call latency"), tuple(rows))]
+
+
+def _token_latencies(run: RunData) -> list[float]:
+    out: list[float] = []
+    for _, row in run.table("call", "request"):
+        for key, scale in (("itl_s", 1.0), ("token_latencies_s", 1.0), ("itl_ms", 1e-3),
+                           ("token_latencies_ms", 1e-3)):
+            vals = row.get(key)
+            if isinstance(vals, list):
+                out.extend(v * scale for v in vals if finite(v) is not None)
+                break
+    if not out:
+        for _, row in run.table("token"):
+            v = pick_num(row, "latency_s", "itl_s", "latency_ms", "itl_ms")
+            if v is not None:
+                out.append(v)
+    if not out:
+        out = [e.dur_s for e in run.events if e.dur_s and "token" in e.name.lower()]
+    return out
+
+
+def _percentile(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    k = (len(s) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def _token_dist(runs: list[RunData]) -> list:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    rows = []
+    for r in runs:
+        lat = _token_latencies(r)
+        if not lat:
+            continue
+        fig.add_trace(go.Histogram(x=[v * 1e3 for v in lat], name=plot_text(r.label),
+                                   opacity=0.75, nbinsx=40))
+        rows.append((r.label, len(lat), *[Quantity(_percentile(lat, p) * 1e3, "ms", "measured")
+                                          for p in (50, 90, 99)],
+                     Quantity(1.0 / (sum(lat) / len(lat)), "tok/s", "measured")))
+    if not rows:
+        return []
+    fig.update_layout(barmode="overlay", xaxis_title="inter-token latency (ms, measured)",
+                      yaxis_title="tokens")
+    return [Plot("Per-token latency distribution", fig),
+            Table("Inter-token latency", ("run", "tokens", "p50", "p90", "p99",
+                                          "1 / mean ITL"), tuple(rows))]
+
+
+def _energy_phase(runs: list[RunData]) -> list:
+    import plotly.graph_objects as go
+
+    rows = []
+    bars: dict[str, dict[str, float]] = {}
+    for r in runs:
+        for m in r.metrics:
+            name = m.name.lower()
+            if "energy" not in name:
+                continue
+            value, unit = to_canonical(m.value, m.unit)
+            if unit not in ("J", "J/token"):
+                continue
+            phase = next((p for p in ("prefill", "decode", "idle", "load", "task", "total",
+                                      "call", "token") if p in name), name)
+            q = Quantity(value, unit, m.provenance, m.source)
+            rows.append((r.label, phase, m.name, q))
+            if unit == "J" and q.available and phase in ("prefill", "decode", "idle", "load"):
+                bars.setdefault(r.label, {})[phase] = value
+    if not rows:
+        return []
+    blocks: list = []
+    if bars:
+        fig = go.Figure()
+        phases = sorted({p for b in bars.values() for p in b})
+        for p in phases:
+            fig.add_trace(go.Bar(name=p, x=[plot_text(k) for k in bars],
+                                 y=[bars[k].get(p) for k in bars],
+                                 marker_color=PHASE_COLOURS.get(p, "#8c564b")))
+        fig.update_layout(barmode="group", yaxis_title="J")
+        blocks.append(Plot("Energy per phase", fig))
+    else:
+        blocks.append(Note("Energy per phase is unavailable on these runs (no power sensor "
+                           "reported a value); see the table.", "warn"))
+    blocks.append(Table("Energy metrics", ("run", "phase", "metric", "energy"), tuple(rows)))
+    return blocks
+
+
+def build(runs: list[RunData]) -> Report:
+    """The profile report for one or more ``profile`` runs."""
+    table, summary = _headline_rows(runs)
+    sections = [Section("Headline", (table,))]
+    for r in runs:
+        plot = _timeline(r)
+        sections.append(section_or_nodata(
+            f"Timeline: {r.label} {r.target}", [plot] if plot else [],
+            "no samples or call events in this run"))
+    sections += [
+        section_or_nodata("Latency per agent role", _roles(runs),
+                          "no call records with roles and latencies"),
+        section_or_nodata("Per-token latency", _token_dist(runs),
+                          "no inter-token latencies recorded"),
+        section_or_nodata("Energy per phase", _energy_phase(runs),
+                          "no energy metrics recorded"),
+    ]
+    for r in runs:
+        if r.run.status != "done":
+            sections.insert(1, Section(f"Run status: {r.label}", (Note(
+                f"{r.label} is {r.run.status}" + (f": {r.run.error}" if r.run.error else "")
+                + "; its numbers may be partial.", "warn"),)))
+    return Report(kind="profile", title="Profile report: " + ", ".join(
+        f"{r.target} / {r.model}" for r in runs), runs=tuple(r.ref for r in runs),
+        sections=tuple(sections), summary=tuple(summary))
+

@@ -1,0 +1,314 @@
+"""Support for the reports tests: a real results store filled with small, seeded runs,
+and a headless Chromium driven over the DevTools protocol (stdlib only, ``--remote-debugging-
+pipe``) that opens a page from a file:// URL and reports console errors, exceptions, network
+requests, a DOM count and a screenshot."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from neumelt.store import Event, Metric, Sample, Store
+
+XSS = '<script>document.body.setAttribute("data-pwned","1")</script>' \
+      '<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'1\')">'
+
+DESIGNS = {  # design: (tok/s, J/token by component, TTFT s)
+    "gpu": (1000.0, {"gpu": 0.9, "hbm": 0.6}, 0.080),
+    "npu": (1250.0, {"npu": 0.5, "hbm": 0.6}, 0.070),
+    "npu-pim": (1800.0, {"npu": 0.4, "pim": 0.15, "hbm": 0.3}, 0.065),
+    "neupims": (2900.0, {"npu": 0.35, "pim": 0.12, "hbm": 0.2}, 0.060),
+}
+
+
+def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b") -> int:
+    tps, energy, ttft = DESIGNS[design]
+    rng = random.Random(seed)
+    rid = store.start_run("sim", {"design": design, "model": model, "quant": "fp16",
+                                  "batch": 256}, name=f"{design} {model}")
+    ms = [Metric("throughput_tok_s", tps, "tok/s", "simulated", f"{design}, fast path"),
+          Metric("ttft_s", ttft, "s", "simulated", design),
+          Metric("tpot_s", 256 / tps, "s", "simulated", design),
+          Metric("memory_capacity_bytes", 32 * 2 ** 30, "B", "simulated", "HBM2 32 GB"),
+          Metric("weights_bytes", 14e9, "B", "simulated", "gpt3-7b fp16"),
+          Metric("kv_cache_bytes", 6e9, "B", "simulated", "batch 256"),
+          Metric("energy_per_token_j", sum(energy.values()), "J/token", "simulated", design),
+          Metric("peak_flops", 262e12, "FLOP/s", "simulated", "128x128 @ 1 GHz x 8"),
+          Metric("peak_bw_bytes_s", 1.024e12, "B/s", "simulated", "32 ch x 32 GB/s")]
+    for comp, j in energy.items():
+        ms.append(Metric(f"energy_per_token.{comp}", j, "J/token", "simulated", design))
+    store.add_metrics(rid, ms)
+    store.add_records(rid, "stage", [
+        (s, {"stage": s, "time_s": t * 1e-3 * (1000 / tps)})
+        for s, t in (("qkv", 1.2), ("attention", 2.5), ("projection", 0.6), ("ffn", 3.1))])
+    ops = []
+    for name, flops, nbytes, t in (("qkv_gemm", 2.4e11, 1.0e8, 1.2e-3),
+                                   ("logits_gemv", 1.1e9, 5.5e8, 0.9e-3),
+                                   ("softmax", 4e7, 1e7, 0.1e-3),
+                                   ("attend_gemv", 1.1e9, 5.5e8, 0.8e-3),
+                                   ("ffn_gemm", 9.6e11, 4.0e8, 3.0e-3)):
+        ops.append((name, {"operator": name, "flops": flops, "bytes": nbytes,
+                           "time_s": t * 1000 / tps, "unit": "pim" if "gemv" in name
+                           else "npu"}))
+    store.add_records(rid, "operator", ops)
+    events = []
+    t = 0.0
+    for layer in range(4):
+        d = rng.uniform(2e-6, 4e-6)
+        events.append(Event("npu", f"layer {layer} qkv", t, d, {"layer": layer}))
+        if design in ("npu-pim", "neupims"):
+            for ch in range(4):
+                events.append(Event(f"pim/ch{ch}", "logits", t + d, rng.uniform(1e-6, 3e-6),
+                                    {"channel": ch}))
+            events.append(Event("pim", "attention", t + d, 3e-6))
+        t += d + 3e-6
+    store.add_events(rid, events)
+    store.finish_run(rid)
+    return rid
+
+
+def add_profile_run(store: Store, seed: int = 1, device: str = f"pixel-{XSS}",
+                    model: str = "smollm2-135m", throttle: bool = True) -> int:
+    rng = random.Random(seed)
+    rid = store.start_run("profile", {"device": device, "model": model, "quant": "Q4_1",
+                                      "workload": "mobile-agent-v2"}, name="agent task")
+    store.set_run_info(rid, "ram_total_bytes", 8 * 2 ** 30)
+    calls = []
+    events = []
+    t = 100.0
+    roles = ["planner", "decision", "reflector", "memory"]
+    for i in range(9):
+        role = roles[i % len(roles)]
+        ttft = rng.uniform(0.2, 0.6)
+        n_out = rng.randint(20, 40)
+        slow = 1.0 + (0.4 * i / 8 if throttle else 0.0)
+        itl = [rng.uniform(0.008, 0.012) * slow for _ in range(n_out - 1)]
+        decode = sum(itl)
+        calls.append((f"c{i}", {"role": role, "task": "0", "prompt": f"tap {XSS}",
+                                "t_start_s": t, "ttft_s": ttft, "decode_s": decode,
+                                "latency_s": ttft + decode, "output_tokens": n_out,
+                                "prompt_tokens": 600, "itl_s": itl,
+                                "decode_tok_s": (n_out - 1) / decode}))
+        events.append(Event("call", role, t, ttft + decode, {"prompt": XSS}))
+        events.append(Event("phase", "prefill", t, ttft))
+        events.append(Event("phase", "decode", t + ttft, decode))
+        t += ttft + decode + 0.05
+    store.add_records(rid, "call", calls)
+    store.add_events(rid, events)
+    samples = []
+    ts = 100.0
+    while ts < t:
+        samples.append(Sample("psutil", "rss_bytes", ts, 180e6 + rng.uniform(0, 2e7), "B"))
+        samples.append(Sample("thermal_zone0", "cpu_temp", ts, 40 + (ts - 100) * 0.8, "°C"))
+        samples.append(Sample("cpufreq", "cpu0_freq", ts, 2.4e9 - (ts - 100) * 2e7, "Hz"))
+        samples.append(Sample("powercap", "package_power", ts, None, "W"))  # unavailable
+        ts += 0.25
+    store.add_samples(rid, samples)
+    tot_decode = sum(c[1]["decode_s"] for c in calls)
+    tot_out = sum(c[1]["output_tokens"] for c in calls)
+    store.add_metrics(rid, [
+        Metric("ttft_s", sum(c[1]["ttft_s"] for c in calls) / len(calls), "s", "measured",
+               "host clock"),
+        Metric("decode_tok_s", (tot_out - len(calls)) / tot_decode, "tok/s", "measured",
+               "host clock"),
+        Metric("peak_rss_bytes", 2.0e8, "B", "measured", "psutil rss"),
+        Metric("energy_per_task_j", None, "J", "measured", "no power sensor"),
+        Metric("energy_prefill_j", None, "J", "measured", "no power sensor"),
+        Metric("energy_decode_j", None, "J", "measured", "no power sensor"),
+    ])
+    store.finish_run(rid)
+    return rid
+
+
+def add_sweep_run(store: Store, n: int = 30, seed: int = 2) -> int:
+    rng = random.Random(seed)
+    rid = store.start_run("sweep", {"space": "pim channels x array"}, name=f"sweep {XSS}")
+    pts = []
+    for i in range(n):
+        ch = rng.choice([8, 16, 32, 64])
+        arr = rng.choice([64, 128, 256])
+        tps = 200 * ch ** 0.6 * (arr / 128) ** 0.3 * rng.uniform(0.9, 1.1)
+        pts.append((f"p{i}", {"params": {"pim_channels": ch, "array": arr},
+                              "tok_s": tps, "energy_j_per_token": 0.2 + 8 / ch + arr / 800,
+                              "area_mm2": 50 + ch * 3 + arr ** 2 / 400}))
+    store.add_records(rid, "point", pts)
+    store.finish_run(rid)
+    return rid
+
+
+def populate(path: Path) -> dict[str, list[int]]:
+    """A store with 4 sim designs, 1 profile run and 1 sweep; returns ids by kind."""
+    store = Store(path)
+    try:
+        sims = [add_sim_run(store, d, seed=i) for i, d in enumerate(DESIGNS)]
+        prof = [add_profile_run(store)]
+        sweep = [add_sweep_run(store)]
+    finally:
+        store.close()
+    return {"sim": sims, "profile": prof, "sweep": sweep}
+
+
+# -- headless Chromium over the DevTools protocol (pipe transport) --------------------
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio")
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+class Chromium:
+    """A real headless Chromium, driven over ``--remote-debugging-pipe`` (fd 3 in, fd 4 out:
+    NUL-terminated JSON messages)."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        exe = chromium_path()
+        if exe is None:
+            raise RuntimeError("chromium is not installed (Debian package 'chromium')")
+        self.profile = tempfile.mkdtemp(prefix="neumelt-chromium-")
+        to_child_r, self._to_child_w = os.pipe()
+        self._from_child_r, from_child_w = os.pipe()
+
+        def setup() -> None:  # runs in the child before exec: put the pipes on fds 3 and 4
+            a = os.dup(to_child_r)  # copies above 4 first, so neither end is clobbered
+            b = os.dup(from_child_w)
+            while a <= 4 or b <= 4:
+                a, b = (os.dup(a) if a <= 4 else a), (os.dup(b) if b <= 4 else b)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(
+            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
+             "--remote-debugging-pipe", "--host-resolver-rules=MAP * ~NOTFOUND",
+             "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=setup, pass_fds=(3, 4), close_fds=True)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._buf = b""
+        self._id = 0
+        self.timeout_s = timeout_s
+        self.events: list[dict] = []
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._to_child_w)
+        os.close(self._from_child_r)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def __enter__(self) -> Chromium:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_message(self, deadline: float) -> dict:
+        import select
+
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer from chromium")
+            ready, _, _ = select.select([self._from_child_r], [], [], left)
+            if ready:
+                chunk = os.read(self._from_child_r, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("chromium closed the DevTools pipe")
+                self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None
+             ) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._to_child_w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_event(self, method: str, session: str, timeout_s: float) -> dict:
+        deadline = time.monotonic() + timeout_s
+        for i, ev in enumerate(self.events):
+            if ev.get("method") == method and ev.get("sessionId") == session:
+                return self.events.pop(i)
+        while True:
+            ev = self._read_message(deadline)
+            if ev.get("method") == method and ev.get("sessionId") == session:
+                return ev
+            self.events.append(ev)
+
+    def open_page(self, url: str, screenshot: Path, settle_s: float = 1.0,
+                  dom_query: str = ".plotly-graph-div .main-svg") -> dict:
+        """Open ``url`` offline; returns console errors, exceptions, network requests,
+        number of rendered plots, the body's data-pwned attribute and the screenshot path."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget",
+                            {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable", session=session)
+        self.send("Network.emulateNetworkConditions",
+                  {"offline": True, "latency": 0, "downloadThroughput": -1,
+                   "uploadThroughput": -1}, session=session)
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": 1280, "height": 1800, "deviceScaleFactor": 1, "mobile": False},
+                  session=session)
+        self.events = [e for e in self.events if e.get("sessionId") != session]
+        self.send("Page.navigate", {"url": url}, session=session)
+        self.wait_event("Page.loadEventFired", session, self.timeout_s)
+        time.sleep(settle_s)
+        counts = self.send("Runtime.evaluate", {"expression": (
+            "JSON.stringify({plots: document.querySelectorAll('.plotly-graph-div').length,"
+            f"rendered: document.querySelectorAll({json.dumps(dom_query)}).length,"
+            "divsWithSvg: Array.from(document.querySelectorAll('.plotly-graph-div'))"
+            ".filter(d => d.querySelector('svg.main-svg')).length,"
+            "pwned: document.body.getAttribute('data-pwned'),"
+            "scripts: document.scripts.length,"
+            "title: document.title})"), "returnByValue": True}, session=session)
+        info = json.loads(counts["result"]["value"])
+        shot = self.send("Page.captureScreenshot", {"format": "png",
+                                                    "captureBeyondViewport": False},
+                         session=session)
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        mine = [e for e in self.events if e.get("sessionId") == session]
+        console_errors = [e["params"] for e in mine
+                          if e.get("method") == "Runtime.consoleAPICalled"
+                          and e["params"].get("type") in ("error", "assert")]
+        log_errors = [e["params"]["entry"] for e in mine if e.get("method") == "Log.entryAdded"
+                      and e["params"]["entry"].get("level") == "error"]
+        exceptions = [e["params"] for e in mine if e.get("method") == "Runtime.exceptionThrown"]
+        requests = [e["params"]["request"]["url"] for e in mine
+                    if e.get("method") == "Network.requestWillBeSent"]
+        self.send("Target.closeTarget", {"targetId": target})
+        self.events = [e for e in self.events if e.get("sessionId") != session]
+        return {**info, "console_errors": console_errors, "log_errors": log_errors,
+                "exceptions": exceptions, "requests": requests, "screenshot": screenshot}
