@@ -1,0 +1,85 @@
+"""The four designs of the NeuPIMs comparison behind one switch.
+
+``get_design(name, hw=..., row_buffer=..., channels=..., sub_batch=..., fidelity=...,
+tp=..., pp=...)`` returns an object with ``decode_iteration(model, seq_lens,
+channel_idx=None, layers=None)`` and ``prefill(model, prompt_lens)``, both returning an
+:class:`~sim.designs.result.IterationResult`.
+
+==========  ===============================================  =======================
+design      attention                                        defaults
+==========  ===============================================  =======================
+gpu         GPU roofline (A100-40GB)                         hw a100-40gb
+npu         on the NPU's systolic arrays                     hw npu-neupims
+npu-pim     PIM, single row buffer, NPU and PIM serialised   channels rr, sub-batch off
+neupims     PIM, dual row buffer, sub-batch interleaving     channels greedy, sub-batch on
+==========  ===============================================  =======================
+
+Each NeuPIMs technique toggles on its own (``row_buffer``, ``channels``, ``sub_batch``) to
+rerun the paper's ablation. ``channels`` None keeps a caller's ``channel_idx`` when one is
+given (the KV cache already lives there) and otherwise applies the design's policy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neumelt.errors import InputError
+from sim.designs.result import IterationResult
+
+DESIGNS: tuple[str, ...] = ("gpu", "npu", "npu-pim", "neupims")
+
+_DEFAULTS = {
+    "gpu": {"hw": "a100-40gb"},
+    "npu": {"hw": "npu-neupims", "pim": False, "row_buffer": "single", "channels": "rr",
+            "sub_batch": False},
+    "npu-pim": {"hw": "npu-neupims", "pim": True, "row_buffer": "single", "channels": "rr",
+                "sub_batch": False},
+    "neupims": {"hw": "npu-neupims", "pim": True, "row_buffer": "dual", "channels": "greedy",
+                "sub_batch": True},
+}
+
+
+def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None = None,
+               channels: str | None = None, sub_batch: bool | None = None,
+               fidelity: str = "command", tp: int | None = None, pp: int | None = None):
+    """A design by name; see the module docstring for the defaults and toggles."""
+    from sim.designs.gpu_design import GpuDesign
+    from sim.designs.hw import load_hw
+    from sim.designs.npu_design import NpuDesign
+
+    if name not in _DEFAULTS:
+        raise InputError(f"unknown design {name!r}", key="design",
+                         expected="one of " + ", ".join(DESIGNS))
+    d = _DEFAULTS[name]
+    if row_buffer not in (None, "single", "dual"):
+        raise InputError(f"invalid row buffer {row_buffer!r}", key="row_buffer",
+                         expected="'single' or 'dual'")
+    if channels not in (None, "greedy", "rr", "given"):
+        raise InputError(f"invalid channel policy {channels!r}", key="channels",
+                         expected="'greedy', 'rr' or 'given'")
+    if fidelity not in ("command", "fast"):
+        raise InputError(f"invalid fidelity {fidelity!r}", key="fidelity",
+                         expected="'command' or 'fast'")
+    for key, v in (("tp", tp), ("pp", pp)):
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise InputError(f"invalid {key} {v!r}", key=key, expected="an integer >= 1")
+    hwo = load_hw(hw or d["hw"])
+    if name == "gpu":
+        if hwo.kind != "gpu":
+            raise InputError(f"design 'gpu' needs GPU hardware, {hwo.name!r} is {hwo.kind}",
+                             key="hw", expected="a100-40gb, h100-sxm or a gpu YAML")
+        return GpuDesign(name, hwo, tp=tp, pp=pp)
+    if hwo.kind != "npu":
+        raise InputError(f"design {name!r} needs NPU hardware, {hwo.name!r} is {hwo.kind}",
+                         key="hw", expected="npu-neupims or an npu YAML")
+    if d["pim"] and not hwo.pim.enabled:
+        raise InputError(f"design {name!r} needs PIM, which {hwo.name!r} disables",
+                         key="hw.pim.enabled", expected="true")
+    # an explicit policy wins; None keeps a caller's channel_idx, else the design default
+    return NpuDesign(name, hwo, pim=d["pim"], row_buffer=row_buffer or d["row_buffer"],
+                     channels=channels, default_channels=d["channels"],
+                     sub_batch=d["sub_batch"] if sub_batch is None else bool(sub_batch),
+                     fidelity=fidelity, tp=tp, pp=pp)
+
+
+__all__ = ["DESIGNS", "IterationResult", "get_design"]

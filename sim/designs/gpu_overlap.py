@@ -1,0 +1,328 @@
+"""``gpu-overlap``: a NanoFlow-style GPU that overlaps operators of nano-batches.
+
+NanoFlow (Zhu et al., OSDI'25) splits each batch into nano-batches so that
+compute-bound GEMMs, memory-bound decode attention and network-bound all-reduces of
+*different* nano-batches run at the same time inside one GPU. Its throughput is then
+set by the busiest resource instead of the sum of all operators; NanoFlow reports
+59-72 % of the optimal (roofline) throughput on its models.
+
+Model of one decoder layer on one device of a TP group (operators from
+:func:`sim.mapping.blocks.decoder_block`):
+
+- each operator ``i`` has a compute demand ``C_i`` (FLOPs / (peak x gemm_compute)),
+  a memory demand ``M_i`` (bytes / (HBM B/s x the operator's bandwidth efficiency))
+  and a network demand ``N_i`` (ring all-reduce time); run alone it takes
+  ``max(C_i, M_i) + N_i`` plus a kernel launch (the plain ``gpu`` roofline);
+- with ``n`` nano-batches, GEMM weights are streamed once per nano-batch (``M_i``
+  grows), every operator runs ``n`` times on ``1/n`` of the rows, and the layer takes
+  ``S_n / n + (n - 1) / n * R_n / overlap_efficiency``: one nano-batch's critical path
+  (pipeline fill and drain) plus the busiest resource ``R_n = max(sum C, sum M, sum N)``
+  for the rest, derated by ``overlap_efficiency`` for the interference of kernels
+  that share SMs, caches and HBM (estimated; NanoFlow measures it per kernel pair);
+- ``n`` is chosen from ``nano_batches`` (1 = no overlap) to minimise the layer time, as
+  NanoFlow's auto-search does.
+
+The roofline optimum of the same iteration is ``max(sum FLOPs / peak, sum bytes / peak
+B/s, sum link bytes / link B/s)`` with every efficiency at 1 and weights read once;
+:meth:`GpuOverlapDesign.fraction_of_optimal` reports achieved / optimal throughput.
+Energy: MACs, HBM bits and link bits at the preset's pJ figures plus static power over
+the iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from neumelt.errors import InputError
+from sim.designs.result import IterationResult
+from sim.gpu.config import GpuHw
+from sim.mapping.blocks import attention_dims, decoder_block
+from sim.mapping.parallel import (
+    Parallelism,
+    allreduce_link_bytes,
+    check_parallelism,
+    default_parallelism,
+    ring_allreduce_s,
+)
+
+OVERLAP_EFFICIENCY = 0.85
+NANO_BATCHES = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class OpDemand:
+    """One operator's demands in seconds (compute, memory, network) and its counters."""
+
+    name: str
+    compute_s: float
+    memory_s: float
+    network_s: float
+    flops: float
+    bytes_hbm: float
+    bytes_min: float  # bytes with weights read once (for the roofline optimum)
+    link_bytes: float
+
+    @property
+    def alone_s(self) -> float:
+        return max(self.compute_s, self.memory_s) + self.network_s
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """The chosen overlap of one layer: nano-batches, seconds, resource totals."""
+
+    nano_batches: int
+    layer_s: float
+    sequential_s: float
+    compute_s: float
+    memory_s: float
+    network_s: float
+    optimum_s: float
+    ops: tuple[OpDemand, ...]
+
+
+def _demands(hw: GpuHw, model: Any, rows: int, tp: int, seq: Sequence[int] | None,
+             prompts: Sequence[int] | None, nano: int) -> tuple[OpDemand, ...]:
+    """Per-operator demands for ``rows`` rows split into ``nano`` nano-batches."""
+    dt = hw.dtype_bytes
+    eff = hw.efficiency
+    peak = hw.peak_tflops * 1e12
+    bw = hw.hbm_gbps * 1e9
+    dims = attention_dims(model, tp)
+    out = []
+    for op in decoder_block(model, rows, tp, dt):
+        if op.unit == "gemm":
+            flops = 2.0 * op.m * op.k * op.n
+            w = op.k * op.n * dt
+            act = (op.m * op.k + op.m * op.n) * dt
+            small = math.ceil(op.m / nano) <= eff.small_m_rows
+            beff = eff.gemv_memory if small else eff.gemm_memory
+            out.append(OpDemand(op.name, flops / (peak * eff.gemm_compute),
+                                (nano * w + act) / (bw * beff), 0.0, flops, nano * w + act,
+                                w + act, 0.0))
+        elif op.unit == "vector":
+            b = 2.0 * op.elements * dt
+            out.append(OpDemand(op.name, op.elements * 8.0 / (hw.vector_tflops * 1e12),
+                                b / (bw * eff.elementwise_memory), 0.0, op.elements * 8.0, b, b,
+                                0.0))
+        elif op.unit == "kv_write":
+            b = float(op.nbytes)
+            out.append(OpDemand(op.name, 0.0, b / (bw * eff.elementwise_memory), 0.0, 0.0, b, b,
+                                0.0))
+        elif op.unit == "allreduce":
+            s = ring_allreduce_s(op.nbytes, tp, hw.link.bandwidth_gbps, hw.link.latency_ns)
+            lb = allreduce_link_bytes(op.nbytes, tp)
+            # each nano-batch pays the per-step latency again
+            s += (nano - 1) * 2 * max(tp - 1, 0) * hw.link.latency_ns * 1e-9 if s else 0.0
+            out.append(OpDemand(op.name, 0.0, 0.0, s, 0.0, 0.0, 0.0, lb))
+        elif op.unit == "attention":
+            flops = b = 0.0
+            if seq:  # decode: every request reads its whole KV once
+                ctx = float(sum(seq))
+                flops += 4.0 * dims.heads * dims.d_head * ctx
+                b += 2.0 * dims.kv_heads * dims.d_head * ctx * dt
+            if prompts:  # prefill: causal attention over each prompt, KV written and read
+                pairs = float(sum(p * (p + 1) / 2 for p in prompts))
+                flops += 4.0 * dims.heads * dims.d_head * pairs
+                b += 4.0 * dims.kv_heads * dims.d_head * float(sum(prompts)) * dt
+            out.append(OpDemand(op.name, flops / (peak * eff.gemm_compute),
+                                b / (bw * eff.attention_memory), 0.0, flops, b, b, 0.0))
+    return tuple(out)
+
+
+def plan_layer(hw: GpuHw, model: Any, rows: int, tp: int, seq: Sequence[int] | None = None,
+               prompts: Sequence[int] | None = None,
+               nano_batches: Sequence[int] = NANO_BATCHES,
+               overlap_efficiency: float = OVERLAP_EFFICIENCY) -> LayerPlan:
+    """Best overlap of one layer (see module docstring); times in seconds."""
+    launch = hw.kernel_launch_us * 1e-6
+    best = None
+    base = _demands(hw, model, rows, tp, seq, prompts, 1)
+    optimum = max(sum(o.flops for o in base) / (hw.peak_tflops * 1e12),
+                  sum(o.bytes_min for o in base) / (hw.hbm_gbps * 1e9),
+                  (sum(o.link_bytes for o in base) / (hw.link.bandwidth_gbps * 1e9)
+                   if hw.link.bandwidth_gbps else 0.0))
+    seq1 = sum(o.alone_s for o in base) + launch * len(base)
+    for n in nano_batches:
+        if n < 1 or (n > 1 and rows < 2 * n):
+            continue
+        ops = _demands(hw, model, rows, tp, seq, prompts, n)
+        sn = sum(o.alone_s for o in ops) + launch * len(ops) * n
+        if n == 1:
+            t = seq1
+            c = sum(o.compute_s for o in ops)
+            m = sum(o.memory_s for o in ops)
+            w = sum(o.network_s for o in ops)
+        else:
+            c = sum(o.compute_s for o in ops)
+            m = sum(o.memory_s for o in ops)
+            w = sum(o.network_s for o in ops)
+            r = max(c, m, w) / overlap_efficiency
+            t = max(sn / n + (n - 1) / n * r, r)
+        if best is None or t < best.layer_s:
+            best = LayerPlan(n, t, seq1, c, m, w, optimum, ops)
+    return best
+
+
+class GpuOverlapDesign:
+    """NanoFlow-style GPU design (see module docstring). Same API as ``sim.designs``."""
+
+    def __init__(self, hw: GpuHw, *, tp: int | None = None, pp: int | None = None,
+                 nano_batches: Sequence[int] = NANO_BATCHES,
+                 overlap_efficiency: float = OVERLAP_EFFICIENCY) -> None:
+        if not isinstance(hw, GpuHw):
+            raise InputError(f"gpu-overlap needs a GPU preset, got {getattr(hw, 'name', hw)!r}",
+                             key="hw", expected="a100-40gb, h100-sxm or a kind: gpu YAML")
+        if not 0 < overlap_efficiency <= 1:
+            raise InputError("overlap_efficiency must be in (0, 1]", key="overlap_efficiency")
+        self.name = "gpu-overlap"
+        self.hw = hw
+        self.fidelity = "analytical"
+        self.channels = None
+        self.nano_batches = tuple(int(n) for n in nano_batches)
+        self.overlap_efficiency = float(overlap_efficiency)
+        self._tp, self._pp = tp, pp
+
+    def config(self) -> dict[str, Any]:
+        return {"design": self.name, "hw": self.hw.name, "tp": self._tp, "pp": self._pp,
+                "nano_batches": list(self.nano_batches),
+                "overlap_efficiency": self.overlap_efficiency, "fidelity": self.fidelity}
+
+    def parallelism(self, model: Any) -> Parallelism:
+        par = default_parallelism(model, self.hw.capacity_gib * 2**30, self.hw.dtype_bytes)
+        par = Parallelism(self._tp or par.tp, self._pp or par.pp)
+        check_parallelism(model, par)
+        return par
+
+    def _key(self) -> tuple:
+        return (self.hw, self.nano_batches, self.overlap_efficiency, self._tp, self._pp)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GpuOverlapDesign) and self._key() == other._key()
+
+    def decode_iteration(self, model: Any, seq_lens: Sequence[int],
+                         channel_idx: Sequence[int] | None = None,
+                         layers: int | None = None) -> IterationResult:
+        """One decode step of the batch (context lengths in tokens)."""
+        model = _model(model)
+        seq = tuple(sorted(int(s) for s in seq_lens))
+        if not seq or seq[0] <= 0:
+            raise InputError("a decode batch needs at least one request with seq_len > 0",
+                             key="seq_lens")
+        return _cached(self, model, "decode", seq, layers)
+
+    def prefill(self, model: Any, prompt_lens: Sequence[int]) -> IterationResult:
+        model = _model(model)
+        lens = tuple(sorted(int(x) for x in prompt_lens))
+        if not lens or lens[0] <= 0:
+            raise InputError("prefill needs at least one prompt with length > 0",
+                             key="prompt_lens")
+        return _cached(self, model, "prefill", lens, None)
+
+    def mixed_iteration(self, model: Any, seq_lens: Sequence[int],
+                        prompt_lens: Sequence[int]) -> IterationResult:
+        """Decode of ``seq_lens`` and prefill of ``prompt_lens`` in one iteration (the
+        dense batches NanoFlow serves): GEMMs see all rows at once."""
+        model = _model(model)
+        seq = tuple(sorted(int(s) for s in seq_lens))
+        lens = tuple(sorted(int(x) for x in prompt_lens))
+        if not seq:
+            return self.prefill(model, lens)
+        if not lens:
+            return self.decode_iteration(model, seq)
+        return _cached(self, model, "mixed", (seq, lens), None)
+
+    def fraction_of_optimal(self, model: Any, seq_lens: Sequence[int]) -> float:
+        """Achieved decode throughput / roofline-optimal throughput (0..1)."""
+        model = _model(model)
+        par = self.parallelism(model)
+        seq = tuple(sorted(int(s) for s in seq_lens))
+        p = plan_layer(self.hw, model, len(seq), par.tp, seq=seq,
+                       nano_batches=self.nano_batches,
+                       overlap_efficiency=self.overlap_efficiency)
+        return p.optimum_s / p.layer_s
+
+    def _run(self, model: Any, phase: str, lens: tuple,
+             layers: int | None) -> IterationResult:
+        hw = self.hw
+        par = self.parallelism(model)
+        if phase == "mixed":
+            seq, prompts = lens
+            lens = seq + prompts
+            rows = len(seq) + sum(prompts)
+        elif phase == "decode":
+            seq, prompts, rows = lens, None, len(lens)
+        else:
+            seq, prompts, rows = None, lens, sum(lens)
+        plan = plan_layer(hw, model, rows, par.tp, seq=seq, prompts=prompts,
+                          nano_batches=self.nano_batches,
+                          overlap_efficiency=self.overlap_efficiency)
+        n_dev = math.ceil(model.n_layers / par.pp)
+        n = layers if layers is not None else n_dev
+        if n <= 0:
+            raise InputError("layers must be positive", key="layers")
+        nl = n * (par.pp if layers is None else 1)
+        seconds = plan.layer_s * nl
+        notes = [f"nano-batches: {plan.nano_batches}; overlap efficiency "
+                 f"{self.overlap_efficiency} (estimated)"]
+        if layers is None and par.pp > 1 and hw.link.bandwidth_gbps:
+            hop = rows * model.d_model * hw.dtype_bytes / (hw.link.bandwidth_gbps * 1e9) \
+                + hw.link.latency_ns * 1e-9
+            seconds += hop * (par.pp - 1)
+            notes.append(f"pipeline parallel pp={par.pp}: latency through {par.pp} stages")
+        cyc = int(math.ceil(seconds * hw.clock_hz))
+        flops = sum(o.flops for o in plan.ops)
+        hbm = sum(o.bytes_hbm for o in plan.ops)
+        link = sum(o.link_bytes for o in plan.ops)
+        e = hw.energy
+        energy = {
+            "gpu_mac": flops / 2 * e.mac_pj * 1e-12 * nl,
+            "dram": hbm * 8 * e.dram_pj_per_bit * 1e-12 * nl,
+            "link": link * 8 * e.link_pj_per_bit * 1e-12 * nl,
+            "static": e.idle_w * seconds,
+        }
+        util = {"gpu": min(1.0, flops / (hw.peak_tflops * 1e12 * plan.layer_s)),
+                "hbm_bw": min(1.0, hbm / (hw.hbm_gbps * 1e9 * plan.layer_s))}
+        ops = {o.name: int(round((o.alone_s if plan.nano_batches == 1 else
+                                  max(o.compute_s, o.memory_s, o.network_s)) * hw.clock_hz))
+               for o in plan.ops}
+        lc = int(round(plan.layer_s * hw.clock_hz))
+        return IterationResult(
+            design=self.name, phase=phase, total_cycles=cyc, clock_hz=hw.clock_hz,
+            stages={"layer": lc}, operators=ops, energy_j=energy, utilisation=util,
+            fidelity=self.fidelity, events=[("gpu", f"layer ({plan.nano_batches} nano)", 0, lc)],
+            layer_cycles=lc, layers=int(nl), batch=len(lens),
+            counters={"tp": par.tp, "pp": par.pp, "nano_batches": plan.nano_batches,
+                      "sequential_layer_s": plan.sequential_s, "optimum_layer_s": plan.optimum_s,
+                      "fraction_of_optimal": plan.optimum_s / plan.layer_s,
+                      "compute_s": plan.compute_s, "memory_s": plan.memory_s,
+                      "network_s": plan.network_s, "flops_per_layer": flops,
+                      "hbm_bytes_per_layer": hbm},
+            notes=tuple(notes))
+
+
+def _model(model: Any) -> Any:
+    if isinstance(model, str):
+        from workloads.models import load_model
+        return load_model(model)
+    return model
+
+
+@lru_cache(maxsize=4096)
+def _cached(design: GpuOverlapDesign, model: Any, phase: str, lens: tuple,
+            layers: int | None) -> IterationResult:
+    return design._run(model, phase, lens, layers)
+
+
+def make(hw: Any = None, *, tp: int | None = None, pp: int | None = None,
+         **_ignored: Any) -> GpuOverlapDesign:
+    """Factory for ``get_design("gpu-overlap", ...)``; PIM switches do not apply."""
+    from sim.designs.hw import load_hw
+    return GpuOverlapDesign(load_hw(hw or "a100-40gb"), tp=tp, pp=pp)

@@ -1,0 +1,439 @@
+"""The NPU-family designs: ``npu`` (attention on the systolic arrays), ``npu-pim`` (attention
+on a single-row-buffer PIM, NPU and PIM serialised) and ``neupims`` (dual row buffers,
+sub-batch interleaving, greedy channel balancing). Each NeuPIMs technique is a toggle.
+
+Stage structure of one decoder layer (NeuPIMs paper; the reference artifact):
+
+- sub-batch interleaving off: A (norm + QKV on the NPU) -> B (attention) -> E (projection,
+  residual, norm, FFN, residual on the NPU); a layer takes A + B + E.
+- on: the batch is split in two per channel (odd counts alternate ceil and floor across
+  channels) and six barrier-separated stages overlap one sub-batch's attention on PIM with
+  the other's QKV / projection / FFN on the NPU::
+
+      stage  A       B       C               D               E       F
+      NPU    QKV1    QKV2    PF1 + QKV1      PF2 + QKV2      PF1     PF2
+      PIM    -       MHA1    MHA2            MHA1            MHA2    -
+
+  N layers take A + B + (C + D)(N - 1) + E + F. While the PIM runs, the NPU's weight reads
+  share the channels with it; the PIM model returns when those reads complete.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from neumelt.errors import InputError
+from sim.designs.result import IterationResult
+from sim.mapping.blocks import AttentionDims, attention_dims, decoder_block
+from sim.mapping.parallel import Parallelism, check_parallelism, default_parallelism
+from sim.npu.attention import npu_attention
+from sim.npu.block import PartTiming, op_timing, run_part
+from sim.npu.config import NpuHw
+from sim.npu.gemm import gemm_timing
+from sim.npu.vector import vector_timing
+
+
+@dataclass(frozen=True)
+class _Attn:
+    """Attention of one (sub-)batch, whichever unit ran it."""
+
+    cycles: int               # stage-relevant time incl. softmax on the vector unit
+    logits: int
+    softmax: int
+    attend: int
+    npu_reads_done: int       # when concurrent NPU reads finished (0 if none)
+    channel_cycles: tuple[int, ...]
+    energy_j: float
+    macs: int                 # MACs done on the NPU arrays (0 when on PIM)
+    element_ops: int
+    hbm_read_bytes: int
+    sram_bytes: int
+    commands: tuple[tuple[str, int], ...]
+    error_bound: float | None
+
+
+def split_sub_batches(channel_idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the two sub-batches: each channel's requests are halved in order; a channel
+    with an odd count gives the extra request to sub-batch 1 and 2 alternately."""
+    ch = np.asarray(channel_idx, dtype=np.int64)
+    first = np.zeros(ch.size, dtype=bool)
+    odd_turn = 0
+    for c in np.unique(ch):
+        idx = np.nonzero(ch == c)[0]
+        n = idx.size
+        k = n // 2
+        if n % 2:
+            k += 1 - odd_turn
+            odd_turn ^= 1
+        first[idx[:k]] = True
+    return first, ~first
+
+
+class NpuDesign:
+    """An NPU with HBM, attention on the NPU or on PIM (see module docstring)."""
+
+    def __init__(self, name: str, hw: NpuHw, *, pim: bool, row_buffer: str, channels: str | None,
+                 sub_batch: bool, fidelity: str, tp: int | None, pp: int | None,
+                 default_channels: str = "greedy") -> None:
+        self.name = name
+        self.hw = hw
+        self.pim = pim
+        self.row_buffer = row_buffer
+        self.channels = channels
+        self.default_channels = default_channels
+        self.sub_batch = sub_batch and pim
+        self.fidelity = fidelity if pim else "analytical"
+        self._tp = tp
+        self._pp = pp
+
+    # ---- configuration ---------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {"design": self.name, "hw": self.hw.name, "pim": self.pim,
+                "row_buffer": self.row_buffer if self.pim else None,
+                "channels": self.channels or self.default_channels, "sub_batch": self.sub_batch,
+                "fidelity": self.fidelity, "tp": self._tp, "pp": self._pp}
+
+    def parallelism(self, model) -> Parallelism:
+        cap = self.hw.hbm.capacity_gib * 2**30
+        par = default_parallelism(model, cap, self.hw.dtype_bytes)
+        par = Parallelism(self._tp or par.tp, self._pp or par.pp)
+        check_parallelism(model, par)
+        return par
+
+    # ---- attention -------------------------------------------------------------------
+    def _n_channels(self) -> int:
+        if not self.pim:
+            return self.hw.hbm.channels
+        from sim.designs.pim_call import pim_channels
+        return pim_channels(self.hw)
+
+    def _channels_for(self, seq: tuple[int, ...], given: Sequence[int] | None,
+                      dims: AttentionDims) -> tuple[int, ...]:
+        n_ch = self._n_channels()
+        policy = self.channels
+        if policy == "given" or (policy is None and given is not None):
+            if given is None:
+                raise InputError("channel policy 'given' needs a channel per request",
+                                 key="channels", expected="a batch file with a ch_idx column")
+            if len(given) != len(seq):
+                raise InputError(f"{len(given)} channels for {len(seq)} requests",
+                                 key="channel_idx", expected="one channel per request")
+            bad = [c for c in given if not 0 <= int(c) < n_ch]
+            if bad:
+                raise InputError(f"channel {bad[0]} out of range", key="ch_idx",
+                                 expected=f"0..{n_ch - 1}")
+            return tuple(int(c) for c in given)
+        from sim.designs.pim_call import assign
+        return assign(seq, dims, n_ch, policy or self.default_channels)
+
+    def _attention(self, dims: AttentionDims, seq: tuple[int, ...], chans: tuple[int, ...] | None,
+                   npu_read_bytes: int = 0) -> _Attn:
+        if not seq:
+            return _Attn(0, 0, 0, 0, 0, (), 0.0, 0, 0, 0, 0, (), None)
+        if not self.pim:
+            a = npu_attention(self.hw, dims, tuple(sorted(seq)))
+            return _Attn(a.cycles, a.logits_cycles, a.softmax_cycles, a.attend_cycles, 0, (),
+                         0.0, a.macs, a.element_ops, a.hbm_read_bytes, a.sram_bytes, (), None)
+        from sim.designs.pim_call import pim_attention
+        n_ch = self._n_channels()
+        per: list[list[int]] = [[] for _ in range(n_ch)]
+        for s, c in zip(seq, chans):
+            per[c].append(int(s))
+        key = tuple(tuple(sorted(p)) for p in per)
+        npu_b = None
+        if npu_read_bytes > 0:
+            npu_b = tuple([int(math.ceil(npu_read_bytes / n_ch))] * n_ch)
+        r = pim_attention(self.hw, dims, key, self.row_buffer, self.fidelity, npu_b)
+        sm = vector_timing(self.hw, "softmax", dims.heads * int(sum(seq)))
+        energy = float(sum(dict(r.energy_j).values())) if isinstance(r.energy_j, dict) \
+            else float(r.energy_j)
+        cmds = tuple(sorted((str(k), int(v)) for k, v in dict(r.commands).items()))
+        return _Attn(cycles=int(r.cycles) + sm.cycles, logits=int(r.logits_cycles),
+                     softmax=sm.cycles, attend=int(r.attend_cycles),
+                     npu_reads_done=int(r.npu_reads_done_cycle or 0),
+                     channel_cycles=tuple(int(x) for x in np.asarray(r.channel_cycles)),
+                     energy_j=energy, macs=0, element_ops=sm.element_ops, hbm_read_bytes=0,
+                     sram_bytes=2 * sm.elements * self.hw.dtype_bytes, commands=cmds,
+                     error_bound=getattr(r, "error_bound", None))
+
+    # ---- one decode iteration --------------------------------------------------------
+    def decode_iteration(self, model, seq_lens: Sequence[int],
+                         channel_idx: Sequence[int] | None = None,
+                         layers: int | None = None) -> IterationResult:
+        """One decode step of the batch (context lengths ``seq_lens``, tokens)."""
+        from workloads.models import load_model
+
+        model = load_model(model) if isinstance(model, str) else model
+        seq = tuple(int(s) for s in seq_lens)
+        if not seq or min(seq) <= 0:
+            raise InputError("a decode batch needs at least one request with seq_len > 0",
+                             key="seq_lens")
+        par = self.parallelism(model)
+        dims = attention_dims(model, par.tp)
+        chans = self._channels_for(seq, channel_idx, dims) if self.pim else None
+        return _decode_cached(self, model, seq, chans, layers, par)
+
+    def prefill(self, model, prompt_lens: Sequence[int]) -> IterationResult:
+        """Prefill of the prompts (all on the NPU: attention is a GEMM, no PIM)."""
+        from workloads.models import load_model
+
+        model = load_model(model) if isinstance(model, str) else model
+        lens = tuple(int(x) for x in prompt_lens)
+        if not lens or min(lens) <= 0:
+            raise InputError("prefill needs at least one prompt with length > 0",
+                             key="prompt_lens")
+        return _prefill_cached(self, model, tuple(sorted(lens)), self.parallelism(model))
+
+    def _key(self) -> tuple:
+        return (self.name, self.hw, self.pim, self.row_buffer, self.channels,
+                self.default_channels, self.sub_batch, self.fidelity)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NpuDesign) and self._key() == other._key()
+
+    # ---- assembling results ----------------------------------------------------------
+    def _decode(self, model, seq: tuple[int, ...], chans: tuple[int, ...] | None,
+                layers: int | None, par: Parallelism) -> IterationResult:
+        hw = self.hw
+        dims = attention_dims(model, par.tp)
+        n_dev_layers = math.ceil(model.n_layers / par.pp)
+        ops_all = decoder_block(model, len(seq), par.tp, hw.dtype_bytes)
+        notes: list[str] = []
+        acc = _Acc()
+        events: list[tuple[str, str, int, int]] = []
+        if not self.sub_batch:
+            qkv = run_part(hw, ops_all, "qkv", par.tp)
+            ffn = run_part(hw, ops_all, "ffn", par.tp)
+            att = self._attention(dims, seq, chans)
+            stages = {"A": qkv.cycles, "B": att.cycles, "E": ffn.cycles}
+            layer = qkv.cycles + att.cycles + ffn.cycles
+            acc.part(qkv)
+            acc.part(ffn)
+            acc.attn(att)
+            t = _npu_events(events, qkv, 0)
+            _attn_events(events, att, t, self.pim)
+            _npu_events(events, ffn, t + att.cycles)
+            first_last = layer
+            pim_busy = sum(att.channel_cycles)
+        else:
+            first, second = split_sub_batches(chans)
+            s1 = tuple(s for s, f in zip(seq, first) if f)
+            s2 = tuple(s for s, f in zip(seq, second) if f)
+            c1 = tuple(c for c, f in zip(chans, first) if f)
+            c2 = tuple(c for c, f in zip(chans, second) if f)
+            ops1 = decoder_block(model, max(1, len(s1)), par.tp, hw.dtype_bytes)
+            ops2 = decoder_block(model, max(1, len(s2)), par.tp, hw.dtype_bytes)
+            q1, f1 = run_part(hw, ops1, "qkv", par.tp), run_part(hw, ops1, "ffn", par.tp)
+            q2, f2 = run_part(hw, ops2, "qkv", par.tp), run_part(hw, ops2, "ffn", par.tp)
+            plan = [  # stage, NPU parts, PIM sub-batch
+                ("A", (q1,), None), ("B", (q2,), 1), ("C", (f1, q1), 2),
+                ("D", (f2, q2), 1), ("E", (f1,), 2), ("F", (f2,), None)]
+            stages = {}
+            t = 0
+            pim_busy = 0
+            for stage, parts, sb in plan:
+                npu_c = sum(p.cycles for p in parts)
+                npu_rb = sum(p.hbm_read_bytes for p in parts)
+                cyc = npu_c
+                if sb is not None:
+                    ss, cc = (s1, c1) if sb == 1 else (s2, c2)
+                    att = self._attention(dims, ss, cc, npu_rb)
+                    cyc = max(npu_c, att.npu_reads_done, att.cycles)
+                    if stage in ("C", "D"):
+                        acc.attn(att)
+                        pim_busy += sum(att.channel_cycles)
+                    _attn_events(events, att, t, True, suffix=f"#{sb}")
+                tt = t
+                for p in parts:
+                    tt = _npu_events(events, p, tt, suffix=f" {stage}")
+                stages[stage] = int(cyc)
+                t += int(cyc)
+            for p in (q1, q2, f1, f2):
+                acc.part(p)
+            layer = stages["C"] + stages["D"]
+            first_last = stages["A"] + stages["B"] + stages["E"] + stages["F"]
+        operators = acc.operators
+        n = layers if layers is not None else n_dev_layers
+        if n <= 0:
+            raise InputError("layers must be positive", key="layers")
+        dev_cycles = first_last + layer * (n - 1)
+        total = dev_cycles
+        if layers is None and par.pp > 1:
+            hop = _p2p_cycles(hw, len(seq) * model.d_model * hw.dtype_bytes)
+            total = dev_cycles * par.pp + hop * (par.pp - 1)
+            notes.append(f"pipeline parallel pp={par.pp}: total is the latency through "
+                         f"{par.pp} stages of {n} layers")
+        layer_count = n * (par.pp if layers is None else 1)
+        # energy and utilisation over the simulated layers
+        e = hw.energy
+        energy = {
+            "npu_mac": acc.macs * e.mac_pj * 1e-12 * layer_count,
+            "npu_vector": acc.element_ops * e.vector_op_pj * 1e-12 * layer_count,
+            "sram": acc.sram_bytes * e.sram_pj_per_byte * 1e-12 * layer_count,
+            "dram": acc.hbm_bytes * 8 * e.dram_pj_per_bit * 1e-12 * layer_count,
+            "pim": acc.pim_j * layer_count,
+            "link": acc.link_bytes * 8 * e.link_pj_per_bit * 1e-12 * layer_count,
+        }
+        per_dev_layer_cycles = layer if self.sub_batch else first_last
+        n_ch = self._n_channels()
+        util = {
+            "npu": _clip(acc.macs / (hw.systolic.peak_macs_per_cycle * per_dev_layer_cycles)),
+            "pim": _clip(pim_busy / (n_ch * per_dev_layer_cycles)) if self.pim else 0.0,
+            "hbm_bw": _clip(acc.hbm_bytes / (hw.hbm.peak_bytes_per_cycle * per_dev_layer_cycles)),
+        }
+        counters = {"hbm_bytes_per_layer": acc.hbm_bytes, "macs_per_layer": acc.macs,
+                    "pim_commands_per_layer": dict(acc.commands), "tp": par.tp, "pp": par.pp,
+                    "channels": n_ch if self.pim else None}
+        if self.pim and dims.group > 1:
+            notes.append("grouped-query attention on PIM is priced as one GEMV per query head")
+        return IterationResult(
+            design=self.name, phase="decode", total_cycles=int(total), clock_hz=hw.clock_hz,
+            stages=stages, operators=operators, energy_j=energy, utilisation=util,
+            fidelity=self.fidelity, events=events, layer_cycles=int(layer),
+            layers=int(layer_count), batch=len(seq), error_bound=acc.error_bound,
+            counters=counters, notes=tuple(notes))
+
+    def _prefill(self, model, lens: tuple[int, ...], par: Parallelism) -> IterationResult:
+        hw = self.hw
+        dims = attention_dims(model, par.tp)
+        ops = decoder_block(model, sum(lens), par.tp, hw.dtype_bytes)
+        qkv = run_part(hw, ops, "qkv", par.tp)
+        ffn = run_part(hw, ops, "ffn", par.tp)
+        acc = _Acc()
+        acc.part(qkv)
+        acc.part(ffn)
+        att_c = 0
+        macs = 0
+        eops = 0
+        for L in lens:
+            # causal: about half of the L x L score tiles are needed
+            causal = min(1.0, (L + hw.systolic.width) / (2.0 * L))
+            g1 = gemm_timing(hw, L, dims.d_head, L, weights_in_hbm=False)
+            g2 = gemm_timing(hw, L, L, dims.d_head, weights_in_hbm=False)
+            sm = vector_timing(hw, "softmax", L * L)
+            att_c += int(dims.heads * (causal * (g1.cycles + g2.cycles) + causal * sm.cycles))
+            macs += int(dims.heads * causal * (g1.macs + g2.macs))
+            eops += int(dims.heads * causal * sm.element_ops)
+        acc.macs += macs
+        acc.element_ops += eops
+        acc.operators["attention"] = att_c
+        stages = {"A": qkv.cycles, "B": att_c, "E": ffn.cycles}
+        layer = qkv.cycles + att_c + ffn.cycles
+        n_dev = math.ceil(model.n_layers / par.pp)
+        total = layer * n_dev * par.pp + _p2p_cycles(
+            hw, sum(lens) * model.d_model * hw.dtype_bytes) * (par.pp - 1)
+        nl = n_dev * par.pp
+        e = hw.energy
+        energy = {
+            "npu_mac": acc.macs * e.mac_pj * 1e-12 * nl,
+            "npu_vector": acc.element_ops * e.vector_op_pj * 1e-12 * nl,
+            "sram": acc.sram_bytes * e.sram_pj_per_byte * 1e-12 * nl,
+            "dram": acc.hbm_bytes * 8 * e.dram_pj_per_bit * 1e-12 * nl,
+            "pim": 0.0,
+            "link": acc.link_bytes * 8 * e.link_pj_per_bit * 1e-12 * nl,
+        }
+        util = {"npu": _clip(acc.macs / (hw.systolic.peak_macs_per_cycle * layer)), "pim": 0.0,
+                "hbm_bw": _clip(acc.hbm_bytes / (hw.hbm.peak_bytes_per_cycle * layer))}
+        events: list[tuple[str, str, int, int]] = []
+        t = _npu_events(events, qkv, 0)
+        events.append(("npu", "attention (prefill)", t, att_c))
+        _npu_events(events, ffn, t + att_c)
+        return IterationResult(
+            design=self.name, phase="prefill", total_cycles=int(total), clock_hz=hw.clock_hz,
+            stages=stages, operators=dict(acc.operators), energy_j=energy, utilisation=util,
+            fidelity="analytical", events=events, layer_cycles=layer, layers=nl,
+            batch=len(lens), counters={"tp": par.tp, "pp": par.pp, "tokens": sum(lens)})
+
+
+class _Acc:
+    """Sums per-layer counters over the parts and attention calls of one layer."""
+
+    def __init__(self) -> None:
+        self.macs = 0
+        self.element_ops = 0
+        self.sram_bytes = 0
+        self.hbm_bytes = 0
+        self.link_bytes = 0
+        self.pim_j = 0.0
+        self.operators: dict[str, int] = {}
+        self.commands: dict[str, int] = {}
+        self.error_bound: float | None = None
+
+    def part(self, p: PartTiming) -> None:
+        for o in p.ops:
+            self.macs += o.macs
+            self.element_ops += o.element_ops
+            self.sram_bytes += o.sram_bytes
+            self.hbm_bytes += o.hbm_bytes
+            self.link_bytes += o.link_bytes
+            self.operators[o.name] = self.operators.get(o.name, 0) + o.cycles
+
+    def attn(self, a: _Attn) -> None:
+        self.macs += a.macs
+        self.element_ops += a.element_ops
+        self.sram_bytes += a.sram_bytes
+        self.hbm_bytes += a.hbm_read_bytes
+        self.pim_j += a.energy_j
+        for name, c in (("attn_logits", a.logits), ("attn_softmax", a.softmax),
+                        ("attn_attend", a.attend)):
+            self.operators[name] = self.operators.get(name, 0) + c
+        for k, v in a.commands:
+            self.commands[k] = self.commands.get(k, 0) + v
+        if a.error_bound is not None:
+            self.error_bound = max(self.error_bound or 0.0, float(a.error_bound))
+
+
+def _clip(x: float) -> float:
+    return float(min(1.0, max(0.0, x)))
+
+
+def _p2p_cycles(hw: NpuHw, nbytes: int) -> int:
+    if hw.link.bandwidth_gbps is None:
+        return 0
+    s = nbytes / (hw.link.bandwidth_gbps * 1e9) + hw.link.latency_ns * 1e-9
+    return int(math.ceil(s * hw.clock_hz))
+
+
+def _npu_events(events: list, part: PartTiming, t0: int, suffix: str = "") -> int:
+    t = t0
+    for o in part.ops:
+        if o.cycles > 0:
+            events.append(("npu", o.name + suffix, int(t), int(o.cycles)))
+        t += o.cycles
+    return t
+
+
+def _attn_events(events: list, a: _Attn, t0: int, pim: bool, suffix: str = "") -> None:
+    track = "pim" if pim else "npu"
+    t = t0
+    for name, c in (("attn_logits", a.logits), ("attn_softmax", a.softmax),
+                    ("attn_attend", a.attend)):
+        if c > 0:
+            events.append((track if name != "attn_softmax" else "npu/vector",
+                           name + suffix, int(t), int(c)))
+        t += c
+    for ch, c in enumerate(a.channel_cycles):
+        if c > 0:
+            events.append((f"pim/ch{ch}", "attention" + suffix, int(t0), int(c)))
+
+
+@lru_cache(maxsize=2048)
+def _decode_cached(design: NpuDesign, model, seq, chans, layers, par) -> IterationResult:
+    return design._decode(model, seq, chans, layers, par)
+
+
+@lru_cache(maxsize=512)
+def _prefill_cached(design: NpuDesign, model, lens, par) -> IterationResult:
+    return design._prefill(model, lens, par)
+
+
+_ = op_timing  # re-exported for callers that time single operators

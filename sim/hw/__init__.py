@@ -1,0 +1,1 @@
+"""Hardware presets (YAML) for sim designs; loaded by :mod:`sim.designs.hw`."""

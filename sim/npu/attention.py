@@ -1,0 +1,75 @@
+"""Decode attention on the NPU itself (designs without PIM).
+
+Per request and KV head, the logits are ``[g x d_k] @ [d_k x L]`` and the attend
+``[g x L] @ [L x d_k]`` (``g`` query heads share the KV head): the KV cache plays the role
+of the weights, so every tile of ``d_k x 128`` keys or ``128 x d_k`` values is loaded from
+HBM and preloaded into an array for only ``g`` rows. This is the memory-bound, array-idle
+case that PIM exists for. Softmax runs on the vector units between the two phases.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from sim.mapping.blocks import AttentionDims
+from sim.npu.config import NpuHw
+from sim.npu.gemm import _run, load_window, tile_compute_cycles
+from sim.npu.vector import vector_timing
+
+
+@dataclass(frozen=True)
+class NpuAttention:
+    """cycles = logits + softmax + attend (a barrier between phases); counters as in
+    :class:`sim.npu.block.OpTiming`."""
+
+    cycles: int
+    logits_cycles: int
+    softmax_cycles: int
+    attend_cycles: int
+    macs: int
+    element_ops: int
+    hbm_read_bytes: int
+    sram_bytes: int
+
+
+def _phase(hw: NpuHw, dims: AttentionDims, lens: np.ndarray, logits: bool) -> tuple[int, int]:
+    sa = hw.systolic
+    db = hw.dtype_bytes
+    tile_len = sa.width if logits else sa.height
+    full = lens // tile_len
+    rem = lens % tile_len
+    # per request: `full` tiles of tile_len tokens and maybe one of `rem` tokens, per KV head
+    n_full = int(full.sum()) * dims.kv_heads
+    rems = np.repeat(rem[rem > 0], dims.kv_heads)
+    toks = np.concatenate([np.full(n_full, tile_len, dtype=np.int64), rems.astype(np.int64)])
+    load = (toks * dims.d_head * db).astype(np.float64)
+    if logits:   # K^T tile: d_k weight rows, `toks` columns
+        comp = np.full(toks.shape[0], tile_compute_cycles(hw, dims.d_head, dims.group))
+    else:        # V tile: `toks` weight rows, d_k columns
+        comp = np.full(toks.shape[0], tile_compute_cycles(hw, tile_len, dims.group))
+        for r in np.unique(rems):
+            comp[toks == r] = tile_compute_cycles(hw, int(r), dims.group)
+    write = np.zeros_like(load)
+    window = load_window(hw, sa.height * sa.width * db)
+    end, _busy, _hbm = _run(hw, load, write, comp, window)
+    return int(math.ceil(end)) + sa.fill_drain_cycles, int(load.sum())
+
+
+@lru_cache(maxsize=1024)
+def npu_attention(hw: NpuHw, dims: AttentionDims, seq_lens: tuple[int, ...]) -> NpuAttention:
+    """Decode attention of a batch with context lengths ``seq_lens`` on NPU ``hw``."""
+    lens = np.asarray(seq_lens, dtype=np.int64)
+    if lens.size == 0:
+        return NpuAttention(0, 0, 0, 0, 0, 0, 0, 0)
+    lc, lb = _phase(hw, dims, lens, True)
+    ac, ab = _phase(hw, dims, lens, False)
+    total = int(lens.sum())
+    sm = vector_timing(hw, "softmax", dims.heads * total)
+    macs = 2 * dims.heads * dims.d_head * total
+    return NpuAttention(cycles=lc + sm.cycles + ac, logits_cycles=lc, softmax_cycles=sm.cycles,
+                        attend_cycles=ac, macs=macs, element_ops=sm.element_ops,
+                        hbm_read_bytes=lb + ab, sram_bytes=2 * (lb + ab))
