@@ -1,0 +1,1 @@
+"""Command-level HBM timing: standards as data, address mapping, FR-FCFS controller, energy."""

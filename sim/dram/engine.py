@@ -1,0 +1,131 @@
+"""Request arrays -> :class:`DramResult`: split by channel, run the kernel, add up.
+
+``simulate_requests(std, arrival_cycles, addresses, is_write)`` is the entry point used by
+the CLI, the benchmarks and other parts of ``sim/``. Channels are independent (own command
+and data buses), so each runs through the kernel on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from neumelt.errors import InputError
+from sim.dram import commands as C
+from sim.dram.controller import ControllerConfig, run_channel
+from sim.dram.energy import energy_breakdown
+from sim.dram.mapping import AddressMapping
+from sim.dram.standard import DramStandard
+
+LOG_COLUMNS = ("cycle", "command", "rank", "bank_group", "bank", "row", "arg", "channel")
+
+
+@dataclass(frozen=True)
+class DramResult:
+    """Outcome of a request-level simulation (cycles of the standard's command clock)."""
+
+    standard: str
+    cycles: int                          # last data transfer, all channels
+    completion_cycles: np.ndarray        # per request, input order
+    channel_cycles: np.ndarray           # per channel
+    commands: dict[str, int]             # issued per command (all channels)
+    commands_issued: int
+    reads: int
+    writes: int
+    bytes: int
+    row_hits: int
+    row_hit_rate: float                  # column accesses without their own ACT / all
+    bandwidth_bytes_per_s: float         # bytes / simulated time
+    peak_fraction: float                 # of the standard's peak data-bus bandwidth
+    seconds: float                       # simulated time
+    energy_j: dict[str, float]           # components + total
+    fidelity: str = "command"
+    error_bound: float | None = None
+    command_log: np.ndarray | None = field(default=None, repr=False)  # rows of LOG_COLUMNS
+
+    def summary(self) -> dict:
+        return {
+            "standard": self.standard, "fidelity": self.fidelity, "cycles": self.cycles,
+            "seconds": self.seconds, "reads": self.reads, "writes": self.writes,
+            "bytes": self.bytes, "bandwidth_bytes_per_s": self.bandwidth_bytes_per_s,
+            "peak_fraction": self.peak_fraction, "row_hit_rate": self.row_hit_rate,
+            "commands": self.commands, "commands_issued": self.commands_issued,
+            "energy_j": self.energy_j, "error_bound": self.error_bound,
+        }
+
+
+def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
+                      mapping: str = "rorabgbachco", controller: ControllerConfig | None = None,
+                      row_buffer: Literal["single", "dual"] = "dual",
+                      log_capacity: int = 0, twin: bool = False,
+                      fidelity: Literal["command", "fast"] = "command") -> DramResult:
+    """Simulate read/write requests (64 B-class bursts) arriving at the given cycles.
+
+    ``addresses`` are byte addresses (< capacity); ``is_write`` booleans. ``log_capacity``
+    > 0 keeps up to that many command-log rows per channel for the checker.
+    ``fidelity='fast'`` uses the closed form for sequential streams (see ``sim.dram.fast``)
+    and falls back to command level for anything else.
+    """
+    arrival = np.asarray(arrival_cycles, dtype=np.int64)
+    addr = np.asarray(addresses, dtype=np.int64)
+    wr = np.asarray(is_write, dtype=bool)
+    if not (len(arrival) == len(addr) == len(wr)):
+        raise InputError("arrival_cycles, addresses and is_write differ in length")
+    if len(addr) and (addr.min() < 0 or addr.max() >= std.org.capacity_bytes):
+        bad = int(np.argmax((addr < 0) | (addr >= std.org.capacity_bytes)))
+        raise InputError(f"address {hex(int(addr[bad]))} (request {bad}) is beyond the "
+                         f"capacity of {std.name}", key="address",
+                         expected=f"0 <= address < {hex(std.org.capacity_bytes)}")
+    if len(arrival) and arrival.min() < 0:
+        raise InputError("arrival cycles must be >= 0", key="arrival")
+    ctrl = controller or ControllerConfig()
+    if fidelity == "fast":
+        from sim.dram.fast import stream_fast
+        fast = stream_fast(std, arrival, addr, wr, mapping=mapping, controller=ctrl)
+        if fast is not None:
+            return fast
+    elif fidelity != "command":
+        raise InputError(f"unknown fidelity {fidelity!r}", key="fidelity",
+                         expected="'command' or 'fast'")
+    amap = AddressMapping.of(std, mapping)
+    dec = amap.decode(addr)
+    flat = dec.flat_bank(std.org.bank_groups, std.org.banks_per_group)
+    order = np.argsort(arrival, kind="stable")
+    completion = np.full(len(addr), -1, dtype=np.int64)
+    counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
+    nch = std.org.channels
+    ch_cycles = np.zeros(nch, dtype=np.int64)
+    hits = issued = active = 0
+    logs = []
+    ch_sorted = dec.channel[order]
+    for ch in range(nch):
+        idx = order[ch_sorted == ch]
+        if len(idx) == 0:
+            continue
+        out = run_channel(std, ctrl, row_buffer, arrival[idx], wr[idx], flat[idx], dec.row[idx],
+                          dec.column[idx], log_capacity=log_capacity, twin=twin)
+        completion[idx] = out.done
+        counts += out.counts
+        ch_cycles[ch] = out.final_cycle
+        hits += out.row_hits
+        issued += out.issued
+        active += out.active_rank_cycles
+        if out.log is not None and len(out.log):
+            lg = np.concatenate([out.log, np.full((len(out.log), 1), ch, dtype=np.int64)], 1)
+            logs.append(lg)
+    cycles = int(ch_cycles.max()) if len(ch_cycles) else 0
+    names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
+    total_rank_cycles = cycles * nch * std.org.pseudo_channels
+    energy = energy_breakdown(std, names, active, total_rank_cycles)
+    nbytes = len(addr) * std.org.burst_bytes
+    secs = std.seconds(cycles)
+    bw = nbytes / secs if secs > 0 else 0.0
+    log = np.concatenate(logs) if logs else (np.zeros((0, 8), np.int64) if log_capacity else None)
+    return DramResult(
+        standard=std.name, cycles=cycles, completion_cycles=completion, channel_cycles=ch_cycles,
+        commands=names, commands_issued=issued, reads=int((~wr).sum()), writes=int(wr.sum()),
+        bytes=nbytes, row_hits=hits, row_hit_rate=hits / len(addr) if len(addr) else 0.0,
+        bandwidth_bytes_per_s=bw, peak_fraction=bw / std.peak_bandwidth_bytes_per_s,
+        seconds=secs, energy_j=energy, command_log=log)

@@ -1,0 +1,544 @@
+"""Event-driven per-channel DRAM + PIM controller kernel (numba, cache=True).
+
+One call simulates one channel: FR-FCFS over a read queue and a write queue with write-drain
+watermarks, open or closed page, per-rank all-bank refresh, and an in-order PIM command
+program (Newton-style all-bank commands) sharing the channel in single or dual row-buffer
+mode. Time jumps from event to event (the next cycle at which any command can issue, an
+arrival or a refresh deadline), which is exactly equivalent to a cycle-by-cycle FR-FCFS
+controller that issues at most one command per cycle.
+
+Timing constraints come in as compiled tables (see ``sim.dram.standard.Tables``): for each
+issued command, ``con_ptr/con_level/con_next/con_lat`` give the earliest cycle at which each
+following command may issue at the bank, bank group, rank, channel or sibling-rank level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# command codes (mirror sim.dram.commands; kernels cannot import Python dicts)
+ACT, PRE, RD, WR, RDA, WRA, REF, PREA = 0, 1, 2, 3, 4, 5, 6, 7
+GWRITE, G_ACT, COMP, READRES, PIM_PRE, P_HEADER, COMPS_READRES = 8, 9, 10, 11, 12, 13, 14
+NCMD = 15
+INF = np.int64(1) << np.int64(62)
+
+# stats slots
+ST_FINAL, ST_PIM_END, ST_HITS, ST_ERROR, ST_NLOG, ST_NORMAL_END, ST_ISSUED, ST_ACTIVE0 = (
+    0, 1, 2, 3, 4, 5, 6, 7)
+N_STATS_BASE = 7
+
+
+@njit(cache=True)
+def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
+    """Earliest cycle command ``c`` may issue at target (kind, index) from the tables."""
+    if tkind == 3:
+        return e_chan[c]
+    t = e_chan[c]
+    if tkind == 0:
+        b0, b1 = idx, idx + 1
+        g0, g1 = idx // nbpg, idx // nbpg + 1
+        r = g0 // nbg
+    elif tkind == 1:
+        b0, b1 = idx * nbpg, (idx + 1) * nbpg
+        g0, g1 = idx, idx + 1
+        r = idx // nbg
+    else:
+        b0, b1 = idx * nbg * nbpg, (idx + 1) * nbg * nbpg
+        g0, g1 = idx * nbg, (idx + 1) * nbg
+        r = idx
+    for b in range(b0, b1):
+        if e_bank[b, c] > t:
+            t = e_bank[b, c]
+    for g in range(g0, g1):
+        if e_bg[g, c] > t:
+            t = e_bg[g, c]
+    if e_rank[r, c] > t:
+        t = e_rank[r, c]
+    for r2 in range(nranks):
+        if r2 != r and e_sib[r2, c] > t:
+            t = e_sib[r2, c]
+    return t
+
+
+@njit(cache=True)
+def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
+    """:func:`_ready` for a bank-addressed command (the hot path)."""
+    g = b // nbpg
+    r = g // nbg
+    t = e_bank[b, c]
+    v = e_bg[g, c]
+    if v > t:
+        t = v
+    v = e_rank[r, c]
+    if v > t:
+        t = v
+    v = e_chan[c]
+    if v > t:
+        t = v
+    if nranks > 1:
+        for r2 in range(nranks):
+            if r2 != r and e_sib[r2, c] > t:
+                t = e_sib[r2, c]
+    return t
+
+
+@njit(cache=True)
+def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
+           e_bank, e_bg, e_rank, e_chan, e_sib):
+    """Record the constraints that command ``c`` issued at cycle ``t`` imposes."""
+    nb_rank = nbg * nbpg
+    if tkind == 0:
+        b0, b1 = idx, idx + 1
+        g0, g1 = idx // nbpg, idx // nbpg + 1
+        r0 = g0 // nbg
+        r1 = r0 + 1
+    elif tkind == 1:
+        b0, b1 = idx * nbpg, (idx + 1) * nbpg
+        g0, g1 = idx, idx + 1
+        r0 = idx // nbg
+        r1 = r0 + 1
+    elif tkind == 2:
+        b0, b1 = idx * nb_rank, (idx + 1) * nb_rank
+        g0, g1 = idx * nbg, (idx + 1) * nbg
+        r0, r1 = idx, idx + 1
+    else:
+        b0, b1 = 0, nranks * nb_rank
+        g0, g1 = 0, nranks * nbg
+        r0, r1 = 0, nranks
+    for k in range(con_ptr[c], con_ptr[c + 1]):
+        lvl = con_level[k]
+        nx = con_next[k]
+        v = t + con_lat[k]
+        if lvl == 3:
+            if v > e_chan[nx]:
+                e_chan[nx] = v
+        elif lvl == 0:
+            for b in range(b0, b1):
+                if v > e_bank[b, nx]:
+                    e_bank[b, nx] = v
+        elif lvl == 1:
+            for g in range(g0, g1):
+                if v > e_bg[g, nx]:
+                    e_bg[g, nx] = v
+        elif lvl == 2:
+            for r in range(r0, r1):
+                if v > e_rank[r, nx]:
+                    e_rank[r, nx] = v
+        elif tkind != 3:
+            if v > e_sib[r0, nx]:
+                e_sib[r0, nx] = v
+
+
+@njit(cache=True)
+def _set_open(b, was, now, t, nb_rank, rank_open, open_since, active):
+    if was == now:
+        return
+    r = b // nb_rank
+    if now:
+        if rank_open[r] == 0:
+            open_since[r] = t
+        rank_open[r] += 1
+    else:
+        rank_open[r] -= 1
+        if rank_open[r] == 0:
+            active[r] += t - open_since[r]
+
+
+@njit(cache=True)
+def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
+                   nranks, nbg, nbpg, con_ptr, con_level, con_next, con_lat,
+                   win_weight, win_count, win_cycles,
+                   nCL, nCWL, nBL, nREFI, refresh_on, nCOMP, comps_min, nGWRITE,
+                   dual, closed_page, rq_size, wq_size, wm_high, wm_low,
+                   done, p_time, counts, stats, log):
+    """Simulate one channel. Requests must be sorted by arrival cycle.
+
+    Inputs: ``arr`` arrival cycle, ``kind`` 0 read / 1 write, ``bank`` flat bank index
+    ((rank * nbg + bg) * nbpg + bank), ``row``, ``col``; PIM program ``p_cmd`` (codes),
+    ``p_tgt`` (bank for PIM_PRE, global bank group for G_ACT, else -1), ``p_arg`` (row for
+    G_ACT, k COMPs for COMPS_READRES). Outputs: ``done`` completion cycle of each request
+    (data transferred), ``p_time`` issue cycle of each PIM command, ``counts`` per command,
+    ``stats`` (see ST_*; per-rank active-standby cycles from ST_ACTIVE0), ``log`` rows
+    (cycle, cmd, rank, bank group, bank, row, arg) up to its capacity.
+    """
+    nb_rank = nbg * nbpg
+    nbanks = nranks * nb_rank
+    ngroups = nranks * nbg
+    e_bank = np.zeros((nbanks, NCMD), dtype=np.int64)
+    e_bg = np.zeros((ngroups, NCMD), dtype=np.int64)
+    e_rank = np.zeros((nranks, NCMD), dtype=np.int64)
+    e_chan = np.zeros(NCMD, dtype=np.int64)
+    e_sib = np.zeros((nranks, NCMD), dtype=np.int64)
+    wc = win_count if win_count > 0 else 1
+    hist = np.full((nranks, wc), -INF // 2, dtype=np.int64)
+    open_row = np.full(nbanks, -1, dtype=np.int64)
+    pim_row = np.full(nbanks, -1, dtype=np.int64)
+    hits_r = np.zeros(nbanks, dtype=np.int64)
+    hits_w = np.zeros(nbanks, dtype=np.int64)
+    rank_open = np.zeros(nranks, dtype=np.int64)
+    rank_pim = np.zeros(nranks, dtype=np.int64)
+    open_since = np.zeros(nranks, dtype=np.int64)
+    active = np.zeros(nranks, dtype=np.int64)
+    next_ref = np.zeros(nranks, dtype=np.int64)
+    for r in range(nranks):
+        next_ref[r] = nREFI + r * (nREFI // nranks)
+    ref_pending = np.zeros(nranks, dtype=np.int64)
+    # queues: per-bank FIFO linked lists through ``link`` (request index -> next request)
+    link = np.full(arr.shape[0], -1, dtype=np.int64)
+    head_r = np.full(nbanks, -1, dtype=np.int64)
+    tail_r = np.full(nbanks, -1, dtype=np.int64)
+    head_w = np.full(nbanks, -1, dtype=np.int64)
+    tail_w = np.full(nbanks, -1, dtype=np.int64)
+    cnt_r = np.zeros(nbanks, dtype=np.int64)
+    cnt_w = np.zeros(nbanks, dtype=np.int64)
+    missed = np.zeros(arr.shape[0], dtype=np.int8)
+    n = arr.shape[0]
+    m = p_cmd.shape[0]
+    log_cap = log.shape[0]
+    nlog = 0
+    rq_n = 0
+    wq_n = 0
+    nxt = 0
+    served = 0
+    p_idx = 0
+    pim_busy = np.int64(0)
+    pim_end = np.int64(0)
+    normal_end = np.int64(0)
+    bus_free = np.int64(0)
+    hits = 0
+    issued = 0
+    t = np.int64(0)
+    write_mode = False
+    while True:
+        # admit arrivals (in order; a full queue holds the rest back)
+        while nxt < n and arr[nxt] <= t:
+            q = nxt
+            b = bank[q]
+            if kind[q] == 0:
+                if rq_n >= rq_size:
+                    break
+                rq_n += 1
+                cnt_r[b] += 1
+                if tail_r[b] < 0:
+                    head_r[b] = q
+                else:
+                    link[tail_r[b]] = q
+                tail_r[b] = q
+                if open_row[b] == row[q]:
+                    hits_r[b] += 1
+            else:
+                if wq_n >= wq_size:
+                    break
+                wq_n += 1
+                cnt_w[b] += 1
+                if tail_w[b] < 0:
+                    head_w[b] = q
+                else:
+                    link[tail_w[b]] = q
+                tail_w[b] = q
+                if open_row[b] == row[q]:
+                    hits_w[b] += 1
+            nxt += 1
+        if served == n and p_idx == m:
+            break
+        if refresh_on:
+            for r in range(nranks):
+                if ref_pending[r] == 0 and t >= next_ref[r]:
+                    ref_pending[r] = 1
+                    next_ref[r] += nREFI
+        if write_mode:
+            if wq_n == 0 or (wq_n <= wm_low and rq_n > 0):
+                write_mode = False
+        elif wq_n >= wm_high or (rq_n == 0 and wq_n > 0):
+            write_mode = True
+        tmin = t if t > bus_free else bus_free
+        best_t = INF
+        best_c = -1
+        best_kind = 0
+        best_idx = -1
+        best_q = -1
+        best_prio = 9
+        best_age = INF
+        # 1. refresh (highest priority)
+        for r in range(nranks):
+            if ref_pending[r] == 0 or rank_pim[r] > 0:
+                continue
+            c = REF
+            for b in range(r * nb_rank, (r + 1) * nb_rank):
+                if open_row[b] >= 0:
+                    c = PREA
+                    break
+            rt = _ready(c, 2, r, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib)
+            if rt < tmin:
+                rt = tmin
+            if rt < best_t:
+                best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, c, 2, r, -1, 0
+        # 2. the PIM program's head command
+        pim_blocks_act = False
+        if p_idx < m:
+            c = p_cmd[p_idx]
+            tg = p_tgt[p_idx]
+            if dual == 0 and c != GWRITE and c != P_HEADER:
+                pim_blocks_act = True
+            rt0 = tmin if tmin > pim_busy else pim_busy
+            ck = -1
+            if c == G_ACT:
+                r = tg // nbg
+                if ref_pending[r] == 0 or rank_pim[r] > 0:
+                    need = -1
+                    if dual == 0:
+                        for b in range(tg * nbpg, (tg + 1) * nbpg):
+                            if open_row[b] >= 0:
+                                need = b
+                                break
+                    if need >= 0:
+                        ck, kk, ix = PRE, 0, need
+                    else:
+                        ck, kk, ix = G_ACT, 1, tg
+            elif c == PIM_PRE:
+                ck, kk, ix = PIM_PRE, 0, tg
+            else:
+                ck, kk, ix = c, 3, 0
+            if ck >= 0:
+                rt = _ready(ck, kk, ix, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib)
+                w = win_weight[ck]
+                if w > 0:
+                    rr = ix // nbg if kk == 1 else ix // nb_rank
+                    hv = hist[rr, win_count - w] + win_cycles
+                    if hv > rt:
+                        rt = hv
+                if rt < rt0:
+                    rt = rt0
+                if rt < best_t:
+                    best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, ck, kk, ix, -1, 1
+        # 3. normal requests, FR-FCFS within the current mode's queue, one candidate per bank
+        for b in range(nbanks):
+            if write_mode:
+                if cnt_w[b] == 0:
+                    continue
+                q = head_w[b]
+                h = hits_w[b]
+            else:
+                if cnt_r[b] == 0:
+                    continue
+                q = head_r[b]
+                h = hits_r[b]
+            r = b // nb_rank
+            if ref_pending[r] != 0:
+                continue
+            if dual == 0 and pim_row[b] >= 0:
+                continue
+            orow = open_row[b]
+            if orow < 0:
+                if pim_blocks_act:
+                    continue
+                c = ACT
+                prio = 3
+            elif h > 0:
+                while row[q] != orow:
+                    q = link[q]
+                prio = 2
+                if write_mode:
+                    c = WRA if (closed_page != 0 and h <= 1) else WR
+                else:
+                    c = RDA if (closed_page != 0 and h <= 1) else RD
+            else:
+                c = PRE
+                prio = 3
+            rt = _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib)
+            if c == ACT and win_weight[ACT] > 0:
+                hv = hist[r, win_count - win_weight[ACT]] + win_cycles
+                if hv > rt:
+                    rt = hv
+            if rt < tmin:
+                rt = tmin
+            if dual == 0 and rt < pim_busy:
+                rt = pim_busy
+            if rt < best_t or (rt == best_t and (prio < best_prio or
+                                                 (prio == best_prio and q < best_age))):
+                best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, c, 0, b, q, prio
+                best_age = q
+        # next event that could change the decision
+        t_ev = INF
+        if nxt < n:
+            if (kind[nxt] == 0 and rq_n < rq_size) or (kind[nxt] != 0 and wq_n < wq_size):
+                t_ev = arr[nxt]
+        if refresh_on:
+            for r in range(nranks):
+                if ref_pending[r] == 0 and next_ref[r] < t_ev:
+                    t_ev = next_ref[r]
+        if best_c < 0 and t_ev == INF:
+            stats[ST_ERROR] = 1  # nothing can ever issue: a deadlock in the model
+            break
+        if t_ev <= best_t:
+            t = t_ev
+            continue
+        # issue best_c at best_t
+        t = best_t
+        bus_free = t + 1
+        c = best_c
+        counts[c] += 1
+        issued += 1
+        ix = best_idx
+        if nlog < log_cap:
+            if best_kind == 0:
+                rr, gg, bb = ix // nb_rank, (ix // nbpg) % nbg, ix % nbpg
+            elif best_kind == 1:
+                rr, gg, bb = ix // nbg, ix % nbg, -1
+            elif best_kind == 2:
+                rr, gg, bb = ix, -1, -1
+            else:
+                rr, gg, bb = -1, -1, -1
+            log[nlog, 0] = t
+            log[nlog, 1] = c
+            log[nlog, 2] = rr
+            log[nlog, 3] = gg
+            log[nlog, 4] = bb
+            log[nlog, 5] = -1
+            log[nlog, 6] = -1
+            if best_q >= 0:
+                log[nlog, 5] = row[best_q]
+                log[nlog, 6] = col[best_q]
+            elif c == G_ACT:
+                log[nlog, 5] = p_arg[p_idx]
+            elif c == COMPS_READRES:
+                log[nlog, 6] = p_arg[p_idx]
+            nlog += 1
+        _apply(c, best_kind, ix, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
+               e_bank, e_bg, e_rank, e_chan, e_sib)
+        w = win_weight[c]
+        if w > 0:
+            rr = ix // nbg if best_kind == 1 else ix // nb_rank
+            for j in range(win_count - 1, w - 1, -1):
+                hist[rr, j] = hist[rr, j - w]
+            for j in range(w):
+                hist[rr, j] = t
+        if best_prio == 1 and c != PRE:
+            p_time[p_idx] = t
+            p_idx += 1
+        if c == ACT:
+            q = best_q
+            missed[q] = 1
+            was = open_row[ix] >= 0 or pim_row[ix] >= 0
+            open_row[ix] = row[q]
+            _set_open(ix, was, True, t, nb_rank, rank_open, open_since, active)
+            hr = 0
+            qq = head_r[ix]
+            while qq >= 0:
+                if row[qq] == row[q]:
+                    hr += 1
+                qq = link[qq]
+            hw = 0
+            qq = head_w[ix]
+            while qq >= 0:
+                if row[qq] == row[q]:
+                    hw += 1
+                qq = link[qq]
+            hits_r[ix] = hr
+            hits_w[ix] = hw
+        elif c == PRE:
+            open_row[ix] = -1
+            hits_r[ix] = 0
+            hits_w[ix] = 0
+            _set_open(ix, True, pim_row[ix] >= 0, t, nb_rank, rank_open, open_since, active)
+        elif c == RD or c == WR or c == RDA or c == WRA:
+            q = best_q
+            if c == RD or c == RDA:
+                done[q] = t + nCL + nBL
+                hits_r[ix] -= 1
+                rq_n -= 1
+                cnt_r[ix] -= 1
+                if head_r[ix] == q:
+                    head_r[ix] = link[q]
+                    if tail_r[ix] == q:
+                        tail_r[ix] = -1
+                else:
+                    pq = head_r[ix]
+                    while link[pq] != q:
+                        pq = link[pq]
+                    link[pq] = link[q]
+                    if tail_r[ix] == q:
+                        tail_r[ix] = pq
+            else:
+                done[q] = t + nCWL + nBL
+                hits_w[ix] -= 1
+                wq_n -= 1
+                cnt_w[ix] -= 1
+                if head_w[ix] == q:
+                    head_w[ix] = link[q]
+                    if tail_w[ix] == q:
+                        tail_w[ix] = -1
+                else:
+                    pq = head_w[ix]
+                    while link[pq] != q:
+                        pq = link[pq]
+                    link[pq] = link[q]
+                    if tail_w[ix] == q:
+                        tail_w[ix] = pq
+            link[q] = -1
+            if done[q] > normal_end:
+                normal_end = done[q]
+            served += 1
+            if missed[q] == 0:
+                hits += 1
+            if c == RDA or c == WRA:
+                open_row[ix] = -1
+                hits_r[ix] = 0
+                hits_w[ix] = 0
+                _set_open(ix, True, pim_row[ix] >= 0, t, nb_rank, rank_open, open_since, active)
+        elif c == PREA:
+            for b in range(ix * nb_rank, (ix + 1) * nb_rank):
+                if open_row[b] >= 0:
+                    open_row[b] = -1
+                    hits_r[b] = 0
+                    hits_w[b] = 0
+                    _set_open(b, True, pim_row[b] >= 0, t, nb_rank, rank_open, open_since,
+                              active)
+        elif c == REF:
+            ref_pending[ix] = 0
+        elif c == G_ACT:
+            rr = ix // nbg
+            for b in range(ix * nbpg, (ix + 1) * nbpg):
+                was = open_row[b] >= 0 or pim_row[b] >= 0
+                if pim_row[b] < 0:
+                    rank_pim[rr] += 1
+                pim_row[b] = p_arg[p_idx - 1]
+                _set_open(b, was, True, t, nb_rank, rank_open, open_since, active)
+        elif c == PIM_PRE:
+            if pim_row[ix] >= 0:
+                rank_pim[ix // nb_rank] -= 1
+            pim_row[ix] = -1
+            _set_open(ix, True, open_row[ix] >= 0, t, nb_rank, rank_open, open_since, active)
+        elif c == COMPS_READRES:
+            k = p_arg[p_idx - 1]
+            dur = nCOMP * ((k if k > comps_min else comps_min) + 1)
+            pim_busy = t + dur
+            counts[COMP] += k
+            counts[READRES] += 1
+            if pim_busy > pim_end:
+                pim_end = pim_busy
+        elif c == GWRITE:
+            if t + nGWRITE > pim_end:
+                pim_end = t + nGWRITE
+        if best_prio == 1 and c != COMPS_READRES and c != GWRITE and c != PRE:
+            if t + 1 > pim_end:
+                pim_end = t + 1
+    final = t + 1
+    if normal_end > final:
+        final = normal_end
+    if pim_end > final:
+        final = pim_end
+    if n == 0 and m == 0:
+        final = 0
+    for r in range(nranks):
+        if rank_open[r] > 0:
+            active[r] += final - open_since[r]
+        stats[ST_ACTIVE0 + r] = active[r]
+    stats[ST_FINAL] = final
+    stats[ST_PIM_END] = pim_end
+    stats[ST_HITS] = hits
+    stats[ST_NLOG] = nlog
+    stats[ST_NORMAL_END] = normal_end
+    stats[ST_ISSUED] = issued
+    return nlog
