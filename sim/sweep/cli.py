@@ -24,6 +24,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                      help="worker processes on this machine (default: CPU count)")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="an existing Dask scheduler, e.g. tcp://host:8786")
+    run.add_argument("--connect-timeout", type=float, default=20.0, metavar="S",
+                     help="seconds to wait for --scheduler (default 20)")
     run.add_argument("--backend", choices=("dask", "pool"), default=None,
                      help="dask (LocalCluster; default if installed) or pool "
                           "(concurrent.futures processes)")
@@ -59,7 +61,8 @@ def _backend(args: argparse.Namespace) -> Any:
         raise InputError(f"got {args.workers}", key="--workers", expected="an integer >= 1")
     if kind == "dask":
         return DaskBackend(workers=args.workers, address=args.scheduler,
-                           numba_cache_dir=args.numba_cache)
+                           numba_cache_dir=args.numba_cache,
+                           connect_timeout_s=args.connect_timeout)
     return PoolBackend(workers=args.workers or os.cpu_count() or 1,
                        numba_cache_dir=args.numba_cache)
 
@@ -69,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["NUMBA_CACHE_DIR"] = args.numba_cache  # before numba is imported here
     from neumelt.output import Progress, print_json, print_table
     from neumelt.store import Store
-    from sim.sweep.execute import run_sweep
+    from sim.sweep.execute import check_resume, run_sweep
     from sim.sweep.spec import expand, load_spec
 
     spec, doc = load_spec(args.spec)
@@ -88,6 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.retry_errors and args.resume is None:
         raise InputError("--retry-errors needs --resume RUN", key="--retry-errors")
     store = Store(args.db)
+    if args.resume is not None:
+        check_resume(store, args.resume, spec)
     with _backend(args) as backend:
         summary = run_sweep(spec, store, backend, doc=doc, resume=args.resume,
                             use_cache=not args.no_cache, retry_errors=args.retry_errors,

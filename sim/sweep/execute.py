@@ -90,13 +90,7 @@ def run_sweep(spec: SweepSpec, store: Store, backend: Any, *, doc: Doc | None = 
     points = {p.key: p for p in expansion.points}
     bar = progress(len(points)) if progress is not None else None
     if resume is not None:
-        run = store.get_run(resume)
-        if run.kind != "sweep":
-            raise InputError(f"run {resume} is a '{run.kind}' run, not a sweep", key="--resume")
-        if run.config_hash != config_hash(cfg):
-            raise InputError(f"run {resume} was started from a different spec; run the spec "
-                             "again without --resume (finished points are reused from the "
-                             "store)", key="--resume")
+        check_resume(store, resume, spec)
         run_id = resume
         store.reopen_run(run_id)
     else:
@@ -180,6 +174,17 @@ def run_sweep(spec: SweepSpec, store: Store, backend: Any, *, doc: Doc | None = 
     return SweepSummary(run_id=run_id, total=len(points), pruned=expansion.pruned,
                         skipped=skipped, cached=cached, evaluated=evaluated, ok=ok,
                         failed=failed, wall_s=wall, points_per_hour=pph, status=status)
+
+
+def check_resume(store: Store, run_id: int, spec: SweepSpec) -> None:
+    """InputError unless ``run_id`` is a sweep run started from this very spec."""
+    run = store.get_run(run_id)
+    if run.kind != "sweep":
+        raise InputError(f"run {run_id} is a '{run.kind}' run, not a sweep", key="--resume")
+    if run.config_hash != config_hash(spec_config(spec)):
+        raise InputError(f"run {run_id} was started from a different spec; run the spec "
+                         "again without --resume (finished points are reused from the "
+                         "store)", key="--resume")
 
 
 def _record(p: Any, res: dict[str, Any]) -> dict[str, Any]:
