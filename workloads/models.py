@@ -21,7 +21,7 @@ All numbers here are *estimated* from the shape (analytic model), never measured
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -276,7 +276,7 @@ class ModelSpec:
     published_params: float | None = None
     source: str = ""
     description: str = ""
-    path: str | None = field(default=None, compare=False)
+    path: str | None = field(default=None, compare=False, init=False)
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_head", "d_ff",
@@ -514,7 +514,8 @@ def list_models() -> list[str]:
 
 def _from_doc(doc, file: str) -> ModelSpec:
     spec = build(ModelSpec, doc.data, doc=doc)
-    return replace(spec, path=file)
+    object.__setattr__(spec, "path", file)  # where it came from (not part of the shape)
+    return spec
 
 
 @lru_cache(maxsize=64)
