@@ -1,0 +1,1 @@
+"""Newton/NeuPIMs-style all-bank PIM: attention GEMV mapping, channel load model."""
