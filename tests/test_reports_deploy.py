@@ -1,0 +1,127 @@
+"""Deployment decisions: budgets, verdicts, ranking, provenance; sweep Pareto fronts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reports_support import add_profile_run, add_sim_run, add_sweep_run
+
+from neumelt.store import Metric, Sample, Store
+from reports.api import build_report
+from reports.deploy_report import Budgets
+from reports.sweep_report import pareto
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def _cands(report):
+    return report.meta["candidates"]
+
+
+def test_budgets_decide_verdicts_and_rank(store):
+    ids = [add_sim_run(store, d) for d in ("gpu", "npu", "neupims")]
+    phone = add_profile_run(store, device="pixel", throttle=True)
+    report = build_report(store, "deploy", ids + [phone],
+                          budgets=Budgets(max_ttft_s=0.075, min_tps=1100,
+                                          ram_headroom=0.3))
+    by = {c.target: c for c in _cands(report)}
+    # gpu: TTFT 0.080 > 0.075 -> infeasible; npu: 1250 tok/s ok, TTFT 0.070 ok -> feasible
+    assert by["gpu"].verdict == "infeasible" and by["gpu"].checks["TTFT"] == "fail"
+    assert by["npu"].verdict == "feasible" and by["neupims"].verdict == "feasible"
+    assert by["pixel"].checks["decode"] == "fail"  # ~80 tok/s measured < 1100
+    order = [c.target for c in _cands(report)]
+    assert order[:2] == ["neupims", "npu"]  # feasible first, faster first
+    assert report.primary_table().rows[0][3] == "neupims"
+    # the sim candidates' headroom is simulated: 1 - (14e9 + 6e9) / 32 GiB
+    head = by["npu"].headroom
+    assert head.provenance == "simulated"
+    assert head.value == pytest.approx(100 * (1 - 20e9 / (32 * 2 ** 30)))
+
+
+def test_unavailable_energy_makes_a_candidate_unverified_not_feasible(store):
+    phone = add_profile_run(store, device="pixel")
+    report = build_report(store, "deploy", [phone], budgets=Budgets(max_j_per_task=50))
+    (c,) = _cands(report)
+    assert c.j_per_task is not None and not c.j_per_task.available
+    assert c.checks["energy"] == "unknown" and c.verdict == "unverified"
+    html_rows = report.primary_table().rows[0]
+    assert html_rows[11].text() == "unavailable (measured)"
+
+
+def test_simulated_energy_per_task_is_estimated_from_task_tokens(store):
+    sim = add_sim_run(store, "neupims")
+    phone = add_profile_run(store, device="pixel")
+    report = build_report(store, "deploy", [sim, phone], budgets=Budgets())
+    c = next(c for c in _cands(report) if c.target == "neupims")
+    tokens = sum(d["output_tokens"] for _, _, d in store.records(phone, "call"))
+    assert c.j_per_task.provenance == "estimated"
+    assert c.j_per_task.value == pytest.approx((0.35 + 0.12 + 0.2) * tokens)
+    assert "prefill energy not included" in c.j_per_task.source
+
+
+def test_thermal_throttling_is_detected_from_sustained_decode_speed(store):
+    hot = add_profile_run(store, device="hot", throttle=True, seed=3)
+    cool = add_profile_run(store, device="cool", throttle=False, seed=3)
+    report = build_report(store, "deploy", [hot, cool], budgets=Budgets(max_temp_c=44.0))
+    by = {c.target: c for c in _cands(report)}
+    assert by["hot"].thermal.sustained_ratio.value < 0.85
+    assert "throttling" in by["hot"].thermal.verdict
+    assert "sustained" in by["cool"].thermal.verdict
+    assert by["hot"].thermal.peak.value > 44.0 and by["hot"].checks["thermal"] == "fail"
+
+
+def test_memory_that_does_not_fit_fails_even_without_budgets(store):
+    rid = store.start_run("profile", {"device": "tiny-phone", "model": "llama-7b"})
+    store.set_run_info(rid, "ram_total_bytes", 4 * 2 ** 30)
+    store.add_samples(rid, [Sample("psutil", "rss_bytes", float(t), 4.5 * 2 ** 30, "B")
+                            for t in range(3)])
+    store.add_metrics(rid, [Metric("decode_tok_s", 3.0, "tok/s", "measured", "host")])
+    (c,) = _cands(build_report(store, "deploy", [rid]))
+    assert c.mem_required.value == 4.5 * 2 ** 30 and c.mem_required.provenance == "measured"
+    assert c.checks == {"memory": "fail"} and c.verdict == "infeasible"
+
+
+def test_rank_by_energy_and_bad_rank_key(store):
+    ids = [add_sim_run(store, d) for d in ("gpu", "npu", "neupims")]
+    report = build_report(store, "deploy", ids, rank_by="energy", task_tokens=(100, "test"))
+    energies = [c.j_per_task.value for c in _cands(report)]
+    assert energies == sorted(energies)
+    from neumelt.errors import InputError
+
+    with pytest.raises(InputError):
+        build_report(store, "deploy", ids, rank_by="vibes")
+
+
+def test_sweep_front_matches_brute_force(store):
+    rid = add_sweep_run(store, n=40)
+    report = build_report(store, "sweep", [rid])
+    front = report.primary_table()
+    pts = [d for _, _, d in store.records(rid, "point")]
+    best_tps = max(p["tok_s"] for p in pts)
+    assert any(abs(r[1].value - best_tps) < 1e-9 for r in front.rows)
+    assert len(report.plots()) == 2
+
+
+vec = st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 20))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(vec, min_size=1, max_size=25))
+def test_pareto_front_is_exactly_the_non_dominated_set(points):
+    pts = [{"t": a, "e": b, "c": c} for a, b, c in points]
+    objectives = [("t", "max"), ("e", "min"), ("c", "min")]
+    front = set(pareto(pts, objectives))
+
+    def dominates(p, q):
+        ge = p["t"] >= q["t"] and p["e"] <= q["e"] and p["c"] <= q["c"]
+        return ge and (p["t"] > q["t"] or p["e"] < q["e"] or p["c"] < q["c"])
+
+    for i, p in enumerate(pts):
+        dominated = any(dominates(q, p) for j, q in enumerate(pts) if j != i)
+        assert (i in front) == (not dominated)
