@@ -82,4 +82,15 @@ def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None =
                      fidelity=fidelity, tp=tp, pp=pp)
 
 
-__all__ = ["DESIGNS", "IterationResult", "get_design"]
+__all__ = ["DESIGNS", "IterationResult", "clear_caches", "get_design"]
+
+
+def clear_caches() -> None:
+    """Forget every memoised timing (for benchmarks that time a cold model, warm JIT)."""
+    from sim.designs import gpu_design, npu_design, pim_call
+    from sim.npu import attention, block, gemm
+
+    for fn in (gemm.gemm_timing, block.op_timing, attention.npu_attention,
+               npu_design._decode_cached, npu_design._prefill_cached, gpu_design._run,
+               pim_call.pim_attention):
+        fn.cache_clear()

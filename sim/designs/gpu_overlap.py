@@ -9,10 +9,11 @@ set by the busiest resource instead of the sum of all operators; NanoFlow report
 Model of one decoder layer on one device of a TP group (operators from
 :func:`sim.mapping.blocks.decoder_block`):
 
-- each operator ``i`` has a compute demand ``C_i`` (FLOPs / (peak x gemm_compute)),
-  a memory demand ``M_i`` (bytes / (HBM B/s x the operator's bandwidth efficiency))
-  and a network demand ``N_i`` (ring all-reduce time); run alone it takes
-  ``max(C_i, M_i) + N_i`` plus a kernel launch (the plain ``gpu`` roofline);
+- each operator ``i`` is timed alone by the ``gpu`` design's roofline
+  (:mod:`sim.gpu.roofline`, ``max(C_i, M_i)`` plus a kernel launch, or the ring
+  all-reduce ``N_i``), and its compute demand ``C_i`` (FLOPs / (peak x efficiency)) and
+  memory demand ``M_i`` (bytes / (HBM B/s x efficiency)) use the same efficiency factors;
+  with one nano-batch the design is exactly the ``gpu`` design;
 - with ``n`` nano-batches, GEMM weights are streamed once per nano-batch (``M_i``
   grows), every operator runs ``n`` times on ``1/n`` of the rows, and the layer takes
   ``S_n / n + (n - 1) / n * R_n / overlap_efficiency``: one nano-batch's critical path
@@ -40,14 +41,9 @@ from typing import Any
 from neumelt.errors import InputError
 from sim.designs.result import IterationResult
 from sim.gpu.config import GpuHw
+from sim.gpu.roofline import gpu_decode_attention, gpu_op_timing, gpu_prefill_attention
 from sim.mapping.blocks import attention_dims, decoder_block
-from sim.mapping.parallel import (
-    Parallelism,
-    allreduce_link_bytes,
-    check_parallelism,
-    default_parallelism,
-    ring_allreduce_s,
-)
+from sim.mapping.parallel import Parallelism, check_parallelism, default_parallelism
 
 OVERLAP_EFFICIENCY = 0.85
 NANO_BATCHES = (1, 2, 4)
@@ -55,20 +51,17 @@ NANO_BATCHES = (1, 2, 4)
 
 @dataclass(frozen=True)
 class OpDemand:
-    """One operator's demands in seconds (compute, memory, network) and its counters."""
+    """One operator of one nano-batch: seconds alone (the ``gpu`` roofline, with its
+    launch), and its compute, memory and network demands in seconds."""
 
     name: str
+    alone_s: float
     compute_s: float
     memory_s: float
     network_s: float
     flops: float
-    bytes_hbm: float
-    bytes_min: float  # bytes with weights read once (for the roofline optimum)
+    hbm_bytes: float
     link_bytes: float
-
-    @property
-    def alone_s(self) -> float:
-        return max(self.compute_s, self.memory_s) + self.network_s
 
 
 @dataclass(frozen=True)
@@ -85,86 +78,88 @@ class LayerPlan:
     ops: tuple[OpDemand, ...]
 
 
-def _demands(hw: GpuHw, model: Any, rows: int, tp: int, seq: Sequence[int] | None,
-             prompts: Sequence[int] | None, nano: int) -> tuple[OpDemand, ...]:
-    """Per-operator demands for ``rows`` rows split into ``nano`` nano-batches."""
-    dt = hw.dtype_bytes
+def _split(items: Sequence[int], n: int) -> list[list[int]]:
+    """``n`` groups of near-equal total: largest first onto the lightest group."""
+    groups: list[list[int]] = [[] for _ in range(n)]
+    loads = [0] * n
+    for x in sorted(items, reverse=True):
+        j = loads.index(min(loads))
+        groups[j].append(x)
+        loads[j] += x
+    return groups
+
+
+def _demand(hw: GpuHw, t: Any, op: Any | None) -> OpDemand:
+    """Split one roofline timing into compute / memory / network demands using the
+    efficiency factors the ``gpu`` roofline applied to it."""
     eff = hw.efficiency
-    peak = hw.peak_tflops * 1e12
     bw = hw.hbm_gbps * 1e9
+    if t.bound == "link" or (op is not None and op.unit == "allreduce"):
+        return OpDemand(t.name, t.seconds, 0.0, 0.0, t.seconds, 0.0, 0.0, t.link_bytes)
+    if op is None:  # attention
+        c = t.flops / (hw.peak_tflops * 1e12 * eff.gemm_compute)
+        m = t.hbm_bytes / (bw * eff.attention_memory)
+    elif op.unit == "gemm":
+        c = t.flops / (hw.peak_tflops * 1e12 * eff.gemm_compute)
+        m = t.hbm_bytes / (bw * (eff.gemv_memory if op.m <= eff.small_m_rows
+                                 else eff.gemm_memory))
+    else:  # vector, kv_write
+        c = t.flops / (hw.vector_tflops * 1e12)
+        m = t.hbm_bytes / (bw * eff.elementwise_memory)
+    return OpDemand(t.name, t.seconds, c, m, 0.0, float(t.flops), float(t.hbm_bytes), 0.0)
+
+
+def _nano_ops(hw: GpuHw, model: Any, tp: int, seq: Sequence[int], prompts: Sequence[int],
+              ) -> list[OpDemand]:
+    """Operators of one nano-batch holding decode requests ``seq`` and prompts ``prompts``."""
+    rows = len(seq) + sum(prompts)
     dims = attention_dims(model, tp)
     out = []
-    for op in decoder_block(model, rows, tp, dt):
-        if op.unit == "gemm":
-            flops = 2.0 * op.m * op.k * op.n
-            w = op.k * op.n * dt
-            act = (op.m * op.k + op.m * op.n) * dt
-            small = math.ceil(op.m / nano) <= eff.small_m_rows
-            beff = eff.gemv_memory if small else eff.gemm_memory
-            out.append(OpDemand(op.name, flops / (peak * eff.gemm_compute),
-                                (nano * w + act) / (bw * beff), 0.0, flops, nano * w + act,
-                                w + act, 0.0))
-        elif op.unit == "vector":
-            b = 2.0 * op.elements * dt
-            out.append(OpDemand(op.name, op.elements * 8.0 / (hw.vector_tflops * 1e12),
-                                b / (bw * eff.elementwise_memory), 0.0, op.elements * 8.0, b, b,
-                                0.0))
-        elif op.unit == "kv_write":
-            b = float(op.nbytes)
-            out.append(OpDemand(op.name, 0.0, b / (bw * eff.elementwise_memory), 0.0, 0.0, b, b,
-                                0.0))
-        elif op.unit == "allreduce":
-            s = ring_allreduce_s(op.nbytes, tp, hw.link.bandwidth_gbps, hw.link.latency_ns)
-            lb = allreduce_link_bytes(op.nbytes, tp)
-            # each nano-batch pays the per-step latency again
-            s += (nano - 1) * 2 * max(tp - 1, 0) * hw.link.latency_ns * 1e-9 if s else 0.0
-            out.append(OpDemand(op.name, 0.0, 0.0, s, 0.0, 0.0, 0.0, lb))
-        elif op.unit == "attention":
-            flops = b = 0.0
-            if seq:  # decode: every request reads its whole KV once
-                ctx = float(sum(seq))
-                flops += 4.0 * dims.heads * dims.d_head * ctx
-                b += 2.0 * dims.kv_heads * dims.d_head * ctx * dt
-            if prompts:  # prefill: causal attention over each prompt, KV written and read
-                pairs = float(sum(p * (p + 1) / 2 for p in prompts))
-                flops += 4.0 * dims.heads * dims.d_head * pairs
-                b += 4.0 * dims.kv_heads * dims.d_head * float(sum(prompts)) * dt
-            out.append(OpDemand(op.name, flops / (peak * eff.gemm_compute),
-                                b / (bw * eff.attention_memory), 0.0, flops, b, b, 0.0))
-    return tuple(out)
+    for op in decoder_block(model, rows, tp, hw.dtype_bytes):
+        if op.unit != "attention":
+            out.append(_demand(hw, gpu_op_timing(hw, op, tp), op))
+            continue
+        if seq:
+            out.append(_demand(hw, gpu_decode_attention(hw, dims.heads, dims.kv_heads,
+                                                        dims.d_head, sum(seq), len(seq)), None))
+        if prompts:
+            out.append(_demand(hw, gpu_prefill_attention(hw, dims.heads, dims.kv_heads,
+                                                         dims.d_head, tuple(prompts)), None))
+    return out
 
 
-def plan_layer(hw: GpuHw, model: Any, rows: int, tp: int, seq: Sequence[int] | None = None,
-               prompts: Sequence[int] | None = None,
-               nano_batches: Sequence[int] = NANO_BATCHES,
+def plan_layer(hw: GpuHw, model: Any, tp: int, seq: Sequence[int] = (),
+               prompts: Sequence[int] = (), nano_batches: Sequence[int] = NANO_BATCHES,
                overlap_efficiency: float = OVERLAP_EFFICIENCY) -> LayerPlan:
     """Best overlap of one layer (see module docstring); times in seconds."""
-    launch = hw.kernel_launch_us * 1e-6
-    best = None
-    base = _demands(hw, model, rows, tp, seq, prompts, 1)
+    base = _nano_ops(hw, model, tp, seq, prompts)
+    seq1 = sum(o.alone_s for o in base)
     optimum = max(sum(o.flops for o in base) / (hw.peak_tflops * 1e12),
-                  sum(o.bytes_min for o in base) / (hw.hbm_gbps * 1e9),
+                  sum(o.hbm_bytes for o in base) / (hw.hbm_gbps * 1e9),
                   (sum(o.link_bytes for o in base) / (hw.link.bandwidth_gbps * 1e9)
                    if hw.link.bandwidth_gbps else 0.0))
-    seq1 = sum(o.alone_s for o in base) + launch * len(base)
-    for n in nano_batches:
-        if n < 1 or (n > 1 and rows < 2 * n):
+    best = None
+    for n in sorted(set(nano_batches)):
+        if n < 1 or (n > 1 and len(seq) + len(prompts) < n):
             continue
-        ops = _demands(hw, model, rows, tp, seq, prompts, n)
-        sn = sum(o.alone_s for o in ops) + launch * len(ops) * n
+        if n == 1:
+            ops = base
+        else:
+            ops = []
+            for gs, gp in zip(_split(seq, n), _split(prompts, n)):
+                if gs or gp:
+                    ops += _nano_ops(hw, model, tp, gs, gp)
+        c = sum(o.compute_s for o in ops)
+        m = sum(o.memory_s for o in ops)
+        w = sum(o.network_s for o in ops)
         if n == 1:
             t = seq1
-            c = sum(o.compute_s for o in ops)
-            m = sum(o.memory_s for o in ops)
-            w = sum(o.network_s for o in ops)
         else:
-            c = sum(o.compute_s for o in ops)
-            m = sum(o.memory_s for o in ops)
-            w = sum(o.network_s for o in ops)
             r = max(c, m, w) / overlap_efficiency
+            sn = sum(o.alone_s for o in ops)
             t = max(sn / n + (n - 1) / n * r, r)
         if best is None or t < best.layer_s:
-            best = LayerPlan(n, t, seq1, c, m, w, optimum, ops)
+            best = LayerPlan(n, t, seq1, c, m, w, optimum, tuple(ops))
     return best
 
 
@@ -244,8 +239,7 @@ class GpuOverlapDesign:
         model = _model(model)
         par = self.parallelism(model)
         seq = tuple(sorted(int(s) for s in seq_lens))
-        p = plan_layer(self.hw, model, len(seq), par.tp, seq=seq,
-                       nano_batches=self.nano_batches,
+        p = plan_layer(self.hw, model, par.tp, seq=seq, nano_batches=self.nano_batches,
                        overlap_efficiency=self.overlap_efficiency)
         return p.optimum_s / p.layer_s
 
@@ -256,12 +250,12 @@ class GpuOverlapDesign:
         if phase == "mixed":
             seq, prompts = lens
             lens = seq + prompts
-            rows = len(seq) + sum(prompts)
         elif phase == "decode":
-            seq, prompts, rows = lens, None, len(lens)
+            seq, prompts = lens, ()
         else:
-            seq, prompts, rows = None, lens, sum(lens)
-        plan = plan_layer(hw, model, rows, par.tp, seq=seq, prompts=prompts,
+            seq, prompts = (), lens
+        rows = len(seq) + sum(prompts)
+        plan = plan_layer(hw, model, par.tp, seq=seq, prompts=prompts,
                           nano_batches=self.nano_batches,
                           overlap_efficiency=self.overlap_efficiency)
         n_dev = math.ceil(model.n_layers / par.pp)
@@ -279,7 +273,7 @@ class GpuOverlapDesign:
             notes.append(f"pipeline parallel pp={par.pp}: latency through {par.pp} stages")
         cyc = int(math.ceil(seconds * hw.clock_hz))
         flops = sum(o.flops for o in plan.ops)
-        hbm = sum(o.bytes_hbm for o in plan.ops)
+        hbm = sum(o.hbm_bytes for o in plan.ops)
         link = sum(o.link_bytes for o in plan.ops)
         e = hw.energy
         energy = {
@@ -290,9 +284,9 @@ class GpuOverlapDesign:
         }
         util = {"gpu": min(1.0, flops / (hw.peak_tflops * 1e12 * plan.layer_s)),
                 "hbm_bw": min(1.0, hbm / (hw.hbm_gbps * 1e9 * plan.layer_s))}
-        ops = {o.name: int(round((o.alone_s if plan.nano_batches == 1 else
-                                  max(o.compute_s, o.memory_s, o.network_s)) * hw.clock_hz))
-               for o in plan.ops}
+        ops: dict[str, int] = {}
+        for o in plan.ops:  # summed over nano-batches, as if each ran alone
+            ops[o.name] = ops.get(o.name, 0) + int(round(o.alone_s * hw.clock_hz))
         lc = int(round(plan.layer_s * hw.clock_hz))
         return IterationResult(
             design=self.name, phase=phase, total_cycles=cyc, clock_hz=hw.clock_hz,

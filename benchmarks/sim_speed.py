@@ -1,0 +1,97 @@
+"""Simulator speed: the NeuPIMs reference batch (GPT3-7B, TP 4, 512 requests, one decoder
+block, one decode iteration) on each design, single core, warm JIT, memo caches cleared.
+
+The NeuPIMs artifact needs 58.9 s (-O2) for this batch with interleaving off and 189 s with
+it on (sim/data/neupims/README or benchmarks/README.md). Prints a table; ``--json`` prints
+one JSON object of the figures with units.
+
+    python benchmarks/sim_speed.py [--json] [--repeat 3] [--fidelity command|fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+REFERENCE_WALL_S = {"off": 58.9, "on": 189.0}   # NeuPIMs artifact, gcc -O2, 2-core VM
+
+
+def _time_design(name: str, batch, fidelity: str, repeat: int, **kw) -> dict:
+    from sim.designs import clear_caches, get_design
+
+    design = get_design(name, fidelity=fidelity, **kw)
+    design.decode_iteration("gpt3-7b", batch.seq_lens, channel_idx=batch.channel_idx,
+                            layers=1)                                   # warm the JIT
+    walls = []
+    res = None
+    for _ in range(repeat):
+        clear_caches()
+        t0 = time.perf_counter()
+        res = design.decode_iteration("gpt3-7b", batch.seq_lens, channel_idx=batch.channel_idx,
+                                      layers=1)
+        walls.append(time.perf_counter() - t0)
+    clear_caches()
+    return {"wall_s": statistics.median(walls), "wall_min_s": min(walls),
+            "simulated_cycles": res.total_cycles, "fidelity": res.fidelity}
+
+
+def decode_step_section(fidelity: str, repeat: int) -> list[dict]:
+    from sim.designs.batch import parse_batch
+
+    batch = parse_batch("reference")
+    rows = []
+    cases = [
+        ("neupims", "off", {"sub_batch": False, "channels": "given"}),
+        ("neupims", "on", {"sub_batch": True, "channels": "given"}),
+        ("npu-pim", "off", {}),
+        ("npu", "off", {}),
+        ("gpu", "off", {}),
+    ]
+    for name, sb, kw in cases:
+        r = _time_design(name, batch, fidelity, repeat, **kw)
+        ref = REFERENCE_WALL_S[sb] if name == "neupims" else None
+        rows.append({"design": name, "sub_batch": sb, "fidelity": r["fidelity"],
+                     "wall_s": r["wall_s"], "wall_min_s": r["wall_min_s"],
+                     "simulated_cycles": r["simulated_cycles"],
+                     "reference_wall_s": ref,
+                     "speedup_vs_reference": (ref / r["wall_s"]) if ref else None})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--fidelity", choices=("command", "fast"), default="command")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    rows = decode_step_section(args.fidelity, args.repeat)
+    host = {"python": platform.python_version(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    if args.json:
+        print(json.dumps({"benchmark": "sim_speed", "host": host,
+                          "units": {"wall_s": "s (host wall clock, one core, warm JIT)",
+                                    "simulated_cycles": "cycles of the device clock",
+                                    "speedup_vs_reference": "x (reference wall / ours)"},
+                          "decode_step": rows}, indent=2))
+        return 0
+    from neumelt.output import print_table
+
+    print_table([{"design": r["design"], "sub-batch": r["sub_batch"],
+                  "fidelity": r["fidelity"], "wall (s)": round(r["wall_s"], 4),
+                  "simulated (cycles)": r["simulated_cycles"],
+                  "reference wall (s)": r["reference_wall_s"],
+                  "speed-up (x)": (round(r["speedup_vs_reference"], 1)
+                                   if r["speedup_vs_reference"] else None)}
+                 for r in rows],
+                title="one decode iteration, GPT3-7B TP4, NeuPIMs 512-request batch, 1 layer")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

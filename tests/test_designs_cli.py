@@ -1,0 +1,50 @@
+"""``neumelt sim step`` end to end: tables, JSON, the store, bad input."""
+
+from __future__ import annotations
+
+import json
+
+from neumelt.store import Store
+
+
+def test_step_json_and_store(cli, tmp_path):
+    r = cli("sim", "step", "--design", "npu", "--model", "gpt3-7b", "--batch", "24",
+            "--seed", "7", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["total_cycles"] > 0
+    assert set(out["stages"]) == {"A", "B", "E"}
+    assert out["provenance"] == "simulated" and out["source"] == "npu/analytical"
+    store = Store(tmp_path / "neumelt.db")
+    run = store.get_run(out["run_id"])
+    assert run.kind == "sim" and run.status == "done"
+    metrics = {m.name: m for m in store.metrics(run.id)}
+    assert metrics["total_cycles"].value == out["total_cycles"]
+    assert all(m.provenance in ("simulated", "estimated") for m in metrics.values())
+    assert metrics["total_cycles"].source == "npu/analytical"
+    stages = {k: d["cycles"] for _t, k, d in store.records(run.id, "stage")}
+    assert stages == out["stages"]
+    assert {k for _t, k, _d in store.records(run.id, "operator")} >= {"qkv", "ffn1", "ffn2"}
+    events = store.events(run.id)
+    assert events and {e.track for e in events} >= {"npu"}
+    assert all(e.dur_s > 0 for e in events)
+
+
+def test_step_table_says_units_and_provenance(cli):
+    r = cli("sim", "step", "--design", "gpu", "--model", "llama2-7b", "--batch", "8",
+            "--layers", "all", "--no-store")
+    assert r.returncode == 0, r.stderr
+    assert "simulated (gpu/analytical)" in r.stdout
+    assert "cycles" in r.stdout and "mJ" in r.stdout
+
+
+def test_step_bad_input_exits_2_with_one_message(cli, tmp_path):
+    bad = tmp_path / "batch.csv"
+    bad.write_text("seq_len,ch_idx\n100,1\nabc,2\n")
+    r = cli("sim", "step", "--design", "npu", "--batch", str(bad))
+    assert r.returncode == 2
+    assert "batch.csv:3" in r.stderr and "Traceback" not in r.stderr
+    r = cli("sim", "step", "--design", "npu", "--layers", "zero")
+    assert r.returncode == 2 and "layers" in r.stderr
+    r = cli("sim", "step", "--design", "gpu", "--hw", "npu-neupims")
+    assert r.returncode == 2 and "GPU hardware" in r.stderr
