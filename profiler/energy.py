@@ -28,12 +28,14 @@ class PowerTrace:
     p_w: tuple[float, ...]
     source: str = ""
     tier: str = ""
+    edge_s: float = 0.0   # a window may start/end this far outside the samples (held value)
 
     @staticmethod
-    def of(t_s, p_w, source: str = "", tier: str = "") -> PowerTrace:
+    def of(t_s, p_w, source: str = "", tier: str = "", edge_s: float = 0.0) -> PowerTrace:
         pairs = sorted(zip((float(t) for t in t_s), (float(p) for p in p_w)),
                        key=lambda x: x[0])
-        return PowerTrace(tuple(t for t, _ in pairs), tuple(p for _, p in pairs), source, tier)
+        return PowerTrace(tuple(t for t, _ in pairs), tuple(p for _, p in pairs), source, tier,
+                          edge_s)
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -61,8 +63,9 @@ class PowerTrace:
         return p0 + (p1 - p0) * (t - t0) / (t1 - t0)
 
     def covers(self, t0: float, t1: float) -> bool:
-        """True when samples exist at or before ``t0`` and at or after ``t1``."""
-        return bool(self.t_s) and self.t_s[0] <= t0 and self.t_s[-1] >= t1
+        """True when samples exist at or before ``t0`` and at or after ``t1`` (± ``edge_s``)."""
+        return (bool(self.t_s) and self.t_s[0] <= t0 + self.edge_s
+                and self.t_s[-1] >= t1 - self.edge_s)
 
 
 def energy_j(trace: PowerTrace, t0: float, t1: float) -> float:

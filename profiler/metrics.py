@@ -19,8 +19,15 @@ from profiler.stats import mean_sd, percentile, summary
 
 def call_timing(t_start: float, t_first: float | None, t_end: float,
                 token_times: list[float], evaluated: int | None,
-                output_tokens: int | None) -> dict[str, Any]:
-    """Latency and throughput figures of one call (s, tokens/s)."""
+                output_tokens: int | None, prompt_tokens: int | None = None) -> dict[str, Any]:
+    """Latency and throughput figures of one call (s, tokens/s).
+
+    Prefill tokens/s counts the tokens the runtime evaluated; a runtime that does not say
+    how many came from its cache is credited with the whole prompt (``prefill_basis``).
+    """
+    basis = "evaluated"
+    if evaluated is None:
+        evaluated, basis = prompt_tokens, "whole prompt (runtime reports no cache hits)"
     ttft = None if t_first is None else t_first - t_start
     itl = [b - a for a, b in zip(token_times, token_times[1:])]
     n_out = output_tokens if output_tokens is not None else len(token_times)
@@ -35,13 +42,15 @@ def call_timing(t_start: float, t_first: float | None, t_end: float,
         "itl_p50_s": percentile(itl, 50),
         "itl_p90_s": percentile(itl, 90),
         "itl_p99_s": percentile(itl, 99),
+        "prefill_basis": basis,
     }
 
 
 #: Summary figures: (record field, unit)
 CALL_FIGURES = (
     ("ttft_s", "s"), ("e2e_s", "s"), ("prefill_tps", "tokens/s"), ("decode_tps", "tokens/s"),
-    ("tpot_s", "s"), ("energy_gross_j", "J"), ("energy_net_j", "J"),
+    ("tpot_s", "s"), ("runtime_prefill_tps", "tokens/s"), ("runtime_decode_tps", "tokens/s"),
+    ("energy_gross_j", "J"), ("energy_net_j", "J"),
     ("energy_per_output_token_j", "J/token"),
 )
 

@@ -47,8 +47,8 @@ def read_mem_available(dev: Any) -> int | None:
 
 def read_max_temp_c(dev: Any) -> float | None:
     """Hottest thermal zone (degC) or None when the device exposes none."""
-    res = dev.run(["sh", "-c", "cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null"],
-                  timeout=10.0)
+    zones = dev.path("/sys/class/thermal") if hasattr(dev, "path") else "/sys/class/thermal"
+    res = dev.run(["sh", "-c", f"cat {zones}/thermal_zone*/temp 2>/dev/null"], timeout=10.0)
     temps = []
     for tok in res.stdout.split():
         try:

@@ -76,6 +76,7 @@ class ProfileConfig:
     sample_hz: float = 10.0
     memory_hz: float = 1.0
     adb_port: int = 0                 # adb server port for an ADB device (0: default)
+    device_root: str = ""             # path prefix on the device (test daemons only)
     model_sha256: str = ""
 
 
@@ -93,8 +94,15 @@ def open_device(cfg: ProfileConfig) -> Any:
 
     if cfg.device == "local":
         return get_device("local")
-    kwargs = {"adb_port": cfg.adb_port} if cfg.adb_port else {}
+    kwargs: dict[str, Any] = {"adb_port": cfg.adb_port} if cfg.adb_port else {}
+    if cfg.device_root:
+        kwargs["root"] = cfg.device_root
     return get_device(cfg.device, **kwargs)
+
+
+def dpath(dev: Any, path: str) -> str:
+    """``path`` on the device (under its root prefix where it has one)."""
+    return dev.path(path) if hasattr(dev, "path") else path
 
 
 def _expand(cfg: ProfileConfig) -> dict[int, list[Node]]:
@@ -148,7 +156,8 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
             workdir = str(Path(cfg.remote_dir if cfg.remote_dir.startswith("/tmp") else
                                f"/tmp/neumelt-{os.getuid()}"))
         else:
-            remote_model = f"{cfg.remote_dir}/{model.name}"
+            remote_dir = dpath(dev, cfg.remote_dir)
+            remote_model = f"{remote_dir}/{model.name}"
             pushed = push_if_changed(dev, model, remote_model, cfg.model_sha256)
             store.set_run_info(run_id, "model_pushed", pushed)
             binary = "llama-server"
@@ -157,10 +166,10 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
                     raise InputError("a phone needs a llama-server build for arm64",
                                      key="server_binary", expected="--server-binary PATH")
                 sb = Path(cfg.server_binary)
-                binary = f"{cfg.remote_dir}/{sb.name}"
+                binary = f"{remote_dir}/{sb.name}"
                 push_if_changed(dev, sb, binary, _sha256(sb))
                 dev.run(["chmod", "755", binary], timeout=30.0)
-            workdir = cfg.remote_dir
+            workdir = remote_dir
         spec = ServerSpec(cfg.server, remote_model, port=cfg.port, n_ctx=cfg.n_ctx,
                           n_threads=cfg.threads, slots=max(cfg.slots, 1), binary=binary,
                           python=cfg.server_python, workdir=workdir)
@@ -200,7 +209,7 @@ class CallRecorder:
         else:
             r = o.result
             timing = call_timing(r.t_start_s, r.t_first_s, r.t_end_s, r.token_times_s,
-                                 r.prompt_tokens_evaluated, r.output_tokens)
+                                 r.prompt_tokens_evaluated, r.output_tokens, r.prompt_tokens)
             data = base | {
                 "slot": r.slot, "t_first_s": r.t_first_s,
                 "prompt_tokens_requested": o.prompt_tokens_requested,
@@ -220,7 +229,7 @@ class CallRecorder:
                 "server_timings": r.server_timings,
                 "token_times_s": r.token_times_s,
                 "output_text": r.output_text,
-            } | timing
+            } | timing | _runtime_rates(r.server_timings, bool(r.token_times_s))
             if n.id in self.continued:
                 data["prompt_text"] = o.prompt_text
             track = f"slot{r.slot if r.slot is not None else 0}"
@@ -237,6 +246,22 @@ class CallRecorder:
         if self.progress is not None:
             with self.lock:
                 self.progress.update(1)
+
+
+def _runtime_rates(t: dict[str, Any] | None, streamed: bool) -> dict[str, Any]:
+    """The runtime's own prefill/decode rates from its timings (llama.cpp's counters)."""
+    if not t:
+        return {}
+    out: dict[str, Any] = {}
+    if t.get("prompt_ms") and t.get("prompt_n"):
+        out["runtime_prefill_tps"] = t["prompt_n"] / (t["prompt_ms"] / 1e3)
+    if t.get("predicted_ms") and t.get("predicted_n"):
+        out["runtime_decode_tps"] = t["predicted_n"] / (t["predicted_ms"] / 1e3)
+    if not streamed:  # no token stream (cli runtime): the runtime's rates are the rates
+        out["prefill_tps"] = out.get("runtime_prefill_tps")
+        out["decode_tps"] = out.get("runtime_decode_tps")
+        out["prefill_basis"] = "runtime timing print"
+    return out
 
 
 def _span(store: Store, run_id: int, name: str, t0: float, t1: float, **data: Any) -> None:
@@ -367,6 +392,9 @@ def _rates(cfg: ProfileConfig) -> dict[str, float]:
 def _passes(cfg: ProfileConfig, store: Store, run_id: int, dev: Any, runtime: Any,
             tasks: dict[int, list[Node]], done_recs: dict[str, dict[str, Any]],
             poller: MemoryPoller, bar: Any, segment: int) -> None:
+    _stop_stale_servers(store, run_id, dev, segment)
+    if cfg.idle_s > 0:  # let the sampler deliver its first readings, then measure idle
+        time.sleep(min(1.0, 2.0 / max(cfg.sample_hz, 0.1)))
     t0 = time.monotonic()
     if cfg.idle_s > 0:
         time.sleep(cfg.idle_s)
@@ -411,6 +439,23 @@ def _passes(cfg: ProfileConfig, store: Store, run_id: int, dev: Any, runtime: An
                   inst=inst, warmup=rep < cfg.warmup)
 
 
+def _stop_stale_servers(store: Store, run_id: int, dev: Any, segment: int) -> None:
+    """On resume: stop a server an earlier segment left running on the device."""
+    info = store.get_run(run_id).info
+    for seg in range(segment):
+        load = info.get(f"load.{seg}") or {}
+        if not load.get("server"):
+            continue
+        for pid in load.get("pids") or []:
+            try:
+                cmd = dev.run(["cat", f"/proc/{pid}/cmdline"], timeout=10.0).stdout
+                if "llama" in cmd:
+                    dev.run(["kill", str(pid)], timeout=10.0)
+                    time.sleep(0.5)
+            except Exception:
+                pass
+
+
 def _check_alive(poller: MemoryPoller, runtime: Any) -> None:
     if poller.errors and not runtime.alive():
         raise DeviceGone(f"device stopped answering: {poller.errors[-1]}")
@@ -435,8 +480,11 @@ def _power_trace(store: Store, run_id: int) -> en.PowerTrace | None:
             names = {s.name for s in samples}
             name = "power_w" if "power_w" in names else sorted(names)[0]
             pts = [(s.t_host_s, s.value * scale[s.unit]) for s in samples if s.name == name]
+            gaps = sorted(b[0] - a[0] for a, b in zip(pts, pts[1:]))
+            edge = 2.0 * gaps[len(gaps) // 2] if gaps else 0.0
             return en.PowerTrace.of([t for t, _ in pts], [p for _, p in pts],
-                                    source=f"{src['name']}.{name}", tier=src.get("quality", ""))
+                                    source=f"{src['name']}.{name}", tier=src.get("quality", ""),
+                                    edge_s=edge)
     return None
 
 
