@@ -78,7 +78,12 @@ def check(spec: Any, path: str, doc: Doc, kind: str, var_names: set[str],
     if isinstance(spec, str):
         name = spec[1:] if spec.startswith("$") else None
         if not name:
-            raise doc.error(path, f"got string {spec!r}", _expected(kind))
+            try:
+                float(spec)
+                hint = " (YAML reads exponent notation without a '.' as text: write 1.0e-3)"
+            except ValueError:
+                hint = ""
+            raise doc.error(path, f"got string {spec!r}{hint}", _expected(kind))
         if name not in var_names:
             raise doc.error(path, f"undefined variable '${name}'",
                             "one of " + ", ".join("$" + v for v in sorted(var_names))
