@@ -11,8 +11,8 @@ Built in (imported lazily, by name):
 - ``roofline``: an analytical decode-iteration model (this module; numpy-free, microseconds
   per point, provenance ``estimated``): always available.
 - ``decode-iteration``: one decode iteration of ``sim.designs`` (fast or command fidelity),
-  provenance ``simulated`` (``sim.sweep.eval_designs``).
-- ``serving``: a whole serving run of ``sim.serving`` (``sim.sweep.eval_serving``).
+  provenance ``simulated`` (``sim.sweep.eval_sim``).
+- ``serving``: a whole serving run of ``sim.serving`` (``sim.sweep.eval_sim``).
 
 A spec may also name any importable ``module:attribute`` (an :class:`Evaluator` subclass or
 instance); on a cluster the module must be importable on the workers.
@@ -28,8 +28,8 @@ from sim.sweep import cost
 
 BUILTIN: dict[str, str] = {
     "roofline": "sim.sweep.evaluators:RooflineDecode",
-    "decode-iteration": "sim.sweep.eval_designs:DecodeIteration",
-    "serving": "sim.sweep.eval_serving:Serving",
+    "decode-iteration": "sim.sweep.eval_sim:DecodeIteration",
+    "serving": "sim.sweep.eval_sim:Serving",
 }
 _CACHE: dict[str, Evaluator] = {}
 
