@@ -50,7 +50,8 @@ class Sampler:
 
     def __init__(self, dev: Device, store: Store, run_id: int,
                  rates: dict[str, float] | None = None, pids: Sequence[int] = (),
-                 flush_s: float = 0.5, on_lost: Callable[[str], None] | None = None) -> None:
+                 flush_s: float = 0.5, on_lost: Callable[[str], None] | None = None,
+                 on_tick: Callable[[Tick], None] | None = None) -> None:
         self.dev = dev
         self.store = store
         self.run_id = run_id
@@ -58,6 +59,7 @@ class Sampler:
         self.pids = tuple(pids)
         self.flush_s = flush_s
         self.on_lost = on_lost
+        self.on_tick = on_tick
         self.lost = False
         self.error: str | None = None
         self.n_samples = 0
@@ -118,6 +120,8 @@ class Sampler:
         try:
             for tick in self._stream.ticks():
                 self._account(tick, last, periods, events)
+                if self.on_tick:
+                    self.on_tick(tick)
                 for r in tick.readings:
                     batch.append(Sample(r.source, r.name, tick.t_host_s, r.value, r.unit,
                                         tick.t_device_s))

@@ -56,13 +56,19 @@ class AndroidDevice(Device):
 
     def __init__(self, serial: str, adb_port: int = adbhost.DEFAULT_PORT, root: str = "",
                  battery: BatteryCalibration | None = None, hygiene_dir: str | Path | None = None,
-                 timeout: float = 10.0, restore_hygiene: bool = True) -> None:
+                 timeout: float = 10.0, restore_hygiene: bool = True,
+                 start_server: bool = True) -> None:
         self.serial = serial
         self.adb_port = adb_port
         self.root = root.rstrip("/")
         self.timeout = timeout
         self._battery_override = battery
         self._calibration: BatteryCalibration | None = battery
+        if not adbhost.server_running(adb_port):
+            if not start_server:
+                raise DeviceUnavailable(f"no adb server on port {adb_port}: run "
+                                        f"`adb -P {adb_port} start-server`")
+            adbhost.start_server(adb_port)            # explicit and logged
         self._client = adbhost.client(adb_port, timeout)
         self._ensure_online()
         self._dev = self._client.device(serial)
@@ -75,6 +81,8 @@ class AndroidDevice(Device):
     # -- presence -----------------------------------------------------------------
     def state(self) -> str | None:
         """``device`` | ``offline`` | ``unauthorized`` ... or None if the server lost it."""
+        if not adbhost.server_running(self.adb_port):
+            return None
         try:
             for serial, state, _tags in adbhost.list_serials(self.adb_port):
                 if serial == self.serial:

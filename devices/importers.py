@@ -1,0 +1,62 @@
+"""Store logs recorded elsewhere as sessions: tegrastats (every JetPack variant)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from devices.jetson import tegrastats
+from neumelt.errors import InputError
+from neumelt.store import Sample, Store
+
+
+def import_tegrastats(store: Store, path: str, interval_s: float = 1.0) -> dict[str, Any]:
+    """Parse ``path`` and store every value as a ``measured`` sample of a new ``import`` run.
+
+    Time: ``t_device_s`` is the line's date (epoch s, board local time as printed) when
+    JetPack prints one; ``t_host_s`` is seconds since the first line (from the dates, else
+    ``interval_s`` per line).
+    """
+    try:
+        with open(path, errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    parsed: list[tuple[int, tegrastats.TegraSample]] = []
+    skipped = 0
+    for no, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        s = tegrastats.parse_line(line)
+        if s is None:
+            skipped += 1
+            continue
+        parsed.append((no, s))
+    if not parsed:
+        raise InputError("no tegrastats lines found", file=path,
+                         expected="lines like 'RAM 2257/30536MB ... CPU [..] ... VDD_IN 5000mW/...'")
+    run_id = store.start_run("import", {"format": "tegrastats", "file": path,
+                                        "interval_s": interval_s}, name=f"tegrastats {path}")
+    samples: list[Sample] = []
+    first = parsed[0][1].time
+    out_rows = []
+    for i, (no, s) in enumerate(parsed):
+        t_dev = s.time.timestamp() if s.time else None
+        t = (s.time - first).total_seconds() if s.time and first else i * interval_s
+        for source, name, value, unit in tegrastats.readings(s):
+            samples.append(Sample(source, name, t, value, unit, t_dev))
+            out_rows.append({"line": no, "t_s": t, "t_device_s": t_dev, "source": source,
+                             "name": name, "value": value, "unit": unit})
+    store.add_samples(run_id, samples)
+    store.set_run_info(run_id, "source", {"tool": "tegrastats", "lines": len(parsed),
+                                          "skipped": skipped})
+    store.finish_run(run_id, "done")
+    acc: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for s in samples:
+        if s.value is not None:
+            acc[(s.source, s.name, s.unit)].append(s.value)
+    summary = [{"source": k[0], "name": k[1], "unit": k[2], "n": len(v), "mean": sum(v) / len(v)}
+               for k, v in sorted(acc.items())]
+    return {"run_id": run_id, "file": path, "lines": len(parsed), "skipped": skipped,
+            "n_samples": len(samples), "provenance": "measured", "summary": summary,
+            "samples": out_rows}
