@@ -20,6 +20,7 @@ Stage structure of one decoder layer (NeuPIMs paper; the reference artifact):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -162,6 +163,20 @@ class NpuDesign:
                      sram_bytes=2 * sm.elements * self.hw.dtype_bytes, commands=cmds,
                      error_bound=getattr(r, "error_bound", None))
 
+    def _contended_npu(self, names, parts_of, npu_c: int, npu_rb: int, att: _Attn,
+                       tp: int) -> int:
+        """NPU cycles of a stage's parts while the PIM runs: the PIM model reports when the
+        NPU's reads finish beside the PIM; their rate is the bandwidth share the PIM leaves,
+        and the parts are re-timed with the HBM at that share (never faster than alone)."""
+        if npu_rb <= 0 or att.npu_reads_done <= 0:
+            return npu_c
+        share = npu_rb / att.npu_reads_done / self.hw.hbm.peak_bytes_per_cycle
+        if share >= self.hw.hbm.efficiency:
+            return max(npu_c, att.npu_reads_done)
+        hw2 = _with_hbm_efficiency(self.hw, max(0.01, round(share, 3)))
+        slowed = sum(run_part(hw2, parts_of[k][0], parts_of[k][1], tp).cycles for k in names)
+        return max(npu_c, slowed, att.npu_reads_done)
+
     # ---- one decode iteration --------------------------------------------------------
     def decode_iteration(self, model, seq_lens: Sequence[int],
                          channel_idx: Sequence[int] | None = None,
@@ -234,20 +249,24 @@ class NpuDesign:
             ops2 = decoder_block(model, max(1, len(s2)), par.tp, hw.dtype_bytes)
             q1, f1 = run_part(hw, ops1, "qkv", par.tp), run_part(hw, ops1, "ffn", par.tp)
             q2, f2 = run_part(hw, ops2, "qkv", par.tp), run_part(hw, ops2, "ffn", par.tp)
+            parts_of = {"Q1": (ops1, "qkv", q1), "Q2": (ops2, "qkv", q2),
+                        "P1": (ops1, "ffn", f1), "P2": (ops2, "ffn", f2)}
             plan = [  # stage, NPU parts, PIM sub-batch
-                ("A", (q1,), None), ("B", (q2,), 1), ("C", (f1, q1), 2),
-                ("D", (f2, q2), 1), ("E", (f1,), 2), ("F", (f2,), None)]
+                ("A", ("Q1",), None), ("B", ("Q2",), 1), ("C", ("P1", "Q1"), 2),
+                ("D", ("P2", "Q2"), 1), ("E", ("P1",), 2), ("F", ("P2",), None)]
             stages = {}
             t = 0
             pim_busy = 0
-            for stage, parts, sb in plan:
+            for stage, names, sb in plan:
+                parts = [parts_of[k][2] for k in names]
                 npu_c = sum(p.cycles for p in parts)
                 npu_rb = sum(p.hbm_read_bytes for p in parts)
                 cyc = npu_c
                 if sb is not None:
                     ss, cc = (s1, c1) if sb == 1 else (s2, c2)
                     att = self._attention(dims, ss, cc, npu_rb)
-                    cyc = max(npu_c, att.npu_reads_done, att.cycles)
+                    npu_c = self._contended_npu(names, parts_of, npu_c, npu_rb, att, par.tp)
+                    cyc = max(npu_c, att.cycles)
                     if stage in ("C", "D"):
                         acc.attn(att)
                         pim_busy += sum(att.channel_cycles)
@@ -390,6 +409,11 @@ class _Acc:
             self.commands[k] = self.commands.get(k, 0) + v
         if a.error_bound is not None:
             self.error_bound = max(self.error_bound or 0.0, float(a.error_bound))
+
+
+@lru_cache(maxsize=256)
+def _with_hbm_efficiency(hw: NpuHw, efficiency: float) -> NpuHw:
+    return dataclasses.replace(hw, hbm=dataclasses.replace(hw.hbm, efficiency=efficiency))
 
 
 def _clip(x: float) -> float:

@@ -32,17 +32,7 @@ def _standard(name: str) -> Any:
 
 def pim_channels(hw: NpuHw) -> int:
     """PIM channels of the device's HBM standard (falls back to the preset's count)."""
-    std = _standard(hw.hbm.standard)
-    for attr in ("channels", "n_channels"):
-        v = getattr(std, attr, None)
-        if isinstance(v, int):
-            return v
-    org = getattr(std, "org", None) or getattr(std, "organisation", None)
-    for attr in ("channels", "n_channels", "channel"):
-        v = getattr(org, attr, None) if org is not None else None
-        if isinstance(v, int):
-            return v
-    return hw.hbm.channels
+    return int(_standard(hw.hbm.standard).org.channels)
 
 
 @lru_cache(maxsize=4096)
@@ -71,6 +61,6 @@ def assign(seq_lens: tuple[int, ...], dims: AttentionDims, n_channels: int, poli
         from sim.pim.channels import assign_channels
     except ImportError as exc:  # pragma: no cover
         raise RunError(f"sim.pim.channels is not available: {exc}") from None
-    out = assign_channels(list(seq_lens), n_channels=n_channels, e_tp=dims.e_tp,
+    out = assign_channels(list(seq_lens), n_channels, e_tp=dims.e_tp,
                           heads=dims.heads, d_k=dims.d_head)
     return tuple(int(c) for c in out)

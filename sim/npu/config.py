@@ -74,10 +74,14 @@ class VectorConfig:
 @dataclass(frozen=True)
 class SramConfig:
     """On-chip scratchpad: ``size_kib`` KiB; double_buffer = loads of tile i+1 overlap
-    compute of tile i (half the SRAM holds the tile in flight)."""
+    compute of tile i (half the SRAM holds the tiles in flight); keep_activations = an
+    operator's input and output stay on chip when they fit (a quarter of the SRAM), False =
+    every GEMM reads its input activations from HBM and writes its output back
+    (operator-by-operator execution, as ONNXim and the NeuPIMs reference do)."""
 
     size_kib: int = 32768
     double_buffer: bool = True
+    keep_activations: bool = True
 
     def __post_init__(self) -> None:
         if self.size_kib <= 0:

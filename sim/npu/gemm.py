@@ -85,8 +85,8 @@ def load_window(hw: NpuHw, tile_bytes: int) -> int:
 
 def fits_sram(hw: NpuHw, nbytes: int) -> bool:
     """Whether an activation tensor of ``nbytes`` can stay on chip (a quarter of SRAM; the
-    rest holds weight tiles in flight)."""
-    return nbytes <= hw.sram.size_bytes // 4
+    rest holds weight tiles in flight); never when ``keep_activations`` is off."""
+    return hw.sram.keep_activations and nbytes <= hw.sram.size_bytes // 4
 
 
 def _run(hw: NpuHw, load: np.ndarray, write: np.ndarray, comp: np.ndarray,
