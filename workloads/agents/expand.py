@@ -72,7 +72,8 @@ class CallRecord:
         if self.kind == "delay":
             return {"inst": self.inst, "id": self.id, "kind": "delay", "role": self.role,
                     "deps": list(self.deps), "seconds": self.seconds,
-                    "resource": self.resource, "arrival_s": self.arrival_s}
+                    "resource": self.resource, "after_partial": dict(self.after_partial) or None,
+                    "attempt": self.attempt, "arrival_s": self.arrival_s}
         return {
             "inst": self.inst, "id": self.id, "kind": "call", "role": self.role,
             "model": self.model, "deps": list(self.deps),
@@ -257,7 +258,7 @@ class _Expander:
             self._emit(CallRecord(inst=self.inst, id=path, kind="delay", role=n.role or n.id,
                                   model=None, deps=deps, seconds=round(secs, 6),
                                   resource=n.resource, arrival_s=self.arrival,
-                                  attempt=attempt))
+                                  after_partial=self._partial(n, scope), attempt=attempt))
             return _Binding(exits=(path,))
         if n.kind == "group":
             inner = _Scope(scope, n.body, path, {})
@@ -313,18 +314,22 @@ class _Expander:
         if n.continues:
             b = scope.lookup(n.continues)
             cont = b.call_id if b is not None else None
-        partial = []
-        for ref, frac in n.after_partial:
-            b = scope.lookup(ref)
-            if b is not None and b.call_id is not None:
-                partial.append((b.call_id, frac))
+        partial = self._partial(n, scope)
         self._emit(CallRecord(
             inst=self.inst, id=path, kind="call", role=n.role or n.id, model=slot, deps=deps,
             prompt_tokens=prompt, images=images, image_tokens=image_tokens,
             output_tokens=output, prefix_key=prefix_key, prefix_tokens=prefix_tokens,
-            continues=cont, resource=n.resource, after_partial=tuple(partial),
+            continues=cont, resource=n.resource, after_partial=partial,
             arrival_s=self.arrival, attempt=attempt))
         return path
+
+    def _partial(self, n: Node, scope: _Scope) -> tuple[tuple[str, float], ...]:
+        out = []
+        for ref, frac in n.after_partial:
+            b = scope.lookup(ref)
+            if b is not None and b.call_id is not None:
+                out.append((b.call_id, frac))
+        return tuple(out)
 
     def _images(self, n: Node, scope: _Scope, path: str) -> tuple[dict, ...]:
         if isinstance(n.images, int):
@@ -392,7 +397,10 @@ def _arrivals(t: Template, seed: int, n: int) -> tuple[list[dict[str, float]],
         if len(reqs) < n:
             raise t.doc.error("arrivals.trace", f"trace has {len(reqs)} requests, {n} asked for",
                               f"at least {n} requests")
-        return ([{"req_prompt": float(r.prompt_tokens), "req_output": float(r.output_tokens)}
+        return ([{"req_prompt": float(r.prompt_tokens), "req_output": float(r.output_tokens),
+                  "req_prefix": float(r.prefix_tokens),
+                  "req_session": float(r.session if r.session is not None else r.id),
+                  "req_turn": float(r.turn)}
                  for r in reqs[:n]], [r.arrival_s for r in reqs[:n]])
     extra: list[dict[str, float]] = [{} for _ in range(n)]
     if a.process == "closed":

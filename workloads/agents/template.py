@@ -21,7 +21,8 @@ done), ``retry: {p, max}``, ``role``):
   prefix; with ``continues`` only the new turn), ``output`` (generated tokens), ``images``
   (a count of default-size images or a list of ``{w, h}`` / ``{tokens}``), ``prefix: {key,
   tokens}``, ``continues: <id>``, ``after_partial: {<id>: fraction}``, ``resource``.
-- ``delay``: non-LLM time: ``seconds``, ``resource`` (lane such as screen, cpu, net).
+- ``delay``: non-LLM time: ``seconds``, ``resource`` (lane such as screen, cpu, net),
+  ``after_partial``.
 - ``loop``: ``count`` sequential iterations of ``body``; a barrier between iterations unless
   ``pipelined: true``; exposes ``$iter`` (0-based) and ``$first`` (1 on iteration 0).
 - ``fanout``: ``count`` parallel copies of ``body``; exposes ``$branch``; ``after: [fanout]``
@@ -30,6 +31,9 @@ done), ``retry: {p, max}``, ``role``):
 - ``use``: ``use: <fragment>`` instantiates a fragment as a group.
 
 ``loop``, ``fanout``, ``group`` and ``use`` may declare ``vars`` drawn per iteration/branch.
+With ``arrivals: {process: trace}`` each instance is one request of a chat trace and sees
+``$req_prompt``, ``$req_output``, ``$req_prefix`` (tokens of earlier turns), ``$req_session``
+and ``$req_turn``.
 Numbers are NumberSpecs (:mod:`workloads.agents.numbers`); strings interpolate ``${var}``.
 Every mistake is an :class:`InputError` naming the file, key path, line and what was
 expected; a dependency cycle names the nodes on it.
@@ -52,7 +56,7 @@ _COMMON = {"id", "kind", "after", "p", "retry", "role", "vars"}
 _KIND_KEYS = {
     "call": {"model", "prompt", "output", "images", "prefix", "continues", "after_partial",
              "resource"},
-    "delay": {"seconds", "resource"},
+    "delay": {"seconds", "resource", "after_partial"},
     "loop": {"count", "body", "pipelined"},
     "fanout": {"count", "body"},
     "group": {"body"},
@@ -215,7 +219,7 @@ class _Loader:
         arrivals = self._arrivals(data.get("arrivals", {}) or {})
         var_names = set(BUILTIN_VARS)
         if arrivals.process == "trace":
-            var_names |= {"req_prompt", "req_output"}
+            var_names |= {"req_prompt", "req_output", "req_prefix", "req_session", "req_turn"}
         top_vars = self._vars(data.get("vars", {}) or {}, "vars", var_names)
         frags = data.get("fragments", {}) or {}
         if not isinstance(frags, dict):
@@ -389,6 +393,7 @@ class _Loader:
                           self.base_dir)
             kw["seconds"] = d["seconds"]
             kw["resource"] = self._resource(d, path)
+            self._after_partial(d, path, kw, scope, in_loop, nid)
         elif kind in ("loop", "fanout"):
             if "count" not in d:
                 raise self.err(path, f"missing required key 'count' for a {kind}",
@@ -489,6 +494,10 @@ class _Loader:
             kw["prefix_key"], kw["prefix_tokens"] = pf["key"], pf["tokens"]
         if "continues" in d:
             kw["continues"] = self._ref(d["continues"], f"{path}.continues", scope, in_loop, nid)
+        self._after_partial(d, path, kw, scope, in_loop, nid)
+        kw["resource"] = self._resource(d, path)
+
+    def _after_partial(self, d: dict, path: str, kw: dict, scope, in_loop, nid: str) -> None:
         if "after_partial" in d:
             ap = d["after_partial"]
             if not isinstance(ap, dict):
@@ -501,7 +510,6 @@ class _Loader:
                                    "a fraction between 0 and 1")
                 items.append((str(k), float(v)))
             kw["after_partial"] = tuple(items)
-        kw["resource"] = self._resource(d, path)
 
     # ---- ordering ------------------------------------------------------------------------
     def _order(self, nodes: tuple[Node, ...], path: str) -> tuple[tuple[int, ...],
