@@ -57,13 +57,14 @@ class DramResult:
 
 
 def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
-                      mapping: str = "rorabgbachco", controller: ControllerConfig | None = None,
+                      mapping: str | None = None, controller: ControllerConfig | None = None,
                       row_buffer: Literal["single", "dual"] = "dual",
                       log_capacity: int = 0, twin: bool = False,
                       fidelity: Literal["command", "fast"] = "command") -> DramResult:
     """Simulate read/write requests (64 B-class bursts) arriving at the given cycles.
 
-    ``addresses`` are byte addresses (< capacity); ``is_write`` booleans. ``log_capacity``
+    ``addresses`` are byte addresses (< capacity); ``is_write`` booleans; ``mapping`` defaults
+    to the standard's ``address_mapping``. ``log_capacity``
     > 0 keeps up to that many command-log rows per channel for the checker.
     ``fidelity='fast'`` uses the closed form for sequential streams (see ``sim.dram.fast``)
     and falls back to command level for anything else.
@@ -81,6 +82,7 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
     if len(arrival) and arrival.min() < 0:
         raise InputError("arrival cycles must be >= 0", key="arrival")
     ctrl = controller or ControllerConfig()
+    mapping = mapping or std.address_mapping
     if fidelity == "fast":
         from sim.dram.fast import stream_fast
         fast = stream_fast(std, arrival, addr, wr, mapping=mapping, controller=ctrl)

@@ -15,8 +15,9 @@ from neumelt.errors import InputError
 from sim.dram.standard import DramStandard
 
 FIELDS = ("ro", "ra", "bg", "ba", "ch", "co")
-MAPPINGS = ("rorabgbachco", "rochrabgbaco", "robabgrachco", "chrobabgraco", "rorabgchbaco",
-            "rochrabgcoba")
+# Common schemes (any order of the six fields is accepted).
+MAPPINGS = ("rorabgbachco", "rochrabgbaco", "robabgrachco", "chrobabgraco", "rorabachcobg",
+            "rorabgchbaco")
 
 
 def _log2(v: int) -> int:

@@ -213,6 +213,7 @@ class _StandardFile:
     base: str | None = None
     description: str = ""
     tCK_ps: float | None = None
+    address_mapping: str | None = None
     org: Organization | None = None
     timing: Timing | None = None
     power: Power | None = None
@@ -250,6 +251,7 @@ class DramStandard:
     constraints: tuple[Constraint, ...]
     windows: tuple[Window, ...]
     pim_constraints: PimConstraints
+    address_mapping: str = "rorabgbachco"
     source: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     _tables: dict[str, Tables] = field(default_factory=dict, compare=False, repr=False)
@@ -390,7 +392,9 @@ def _load(path: str, depth: int) -> DramStandard:
         name=raw.name, description=raw.description, tck_ps=float(pick("tCK_ps")),
         org=pick("org"), timing=pick("timing"), power=pick("power"), pim=pick("pim"),
         constraints=tuple(pick("constraints")), windows=tuple(pick("windows")),
-        pim_constraints=pick("pim_constraints"), source=path, lines=dict(doc.lines))
+        pim_constraints=pick("pim_constraints"),
+        address_mapping=raw.address_mapping or (base.address_mapping if base else "rorabgbachco"),
+        source=path, lines=dict(doc.lines))
     if std.tck_ps <= 0:
         raise doc.error("tCK_ps", f"got {std.tck_ps}", "a positive clock period in ps")
     for mode in ("single", "dual"):

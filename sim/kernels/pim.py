@@ -19,6 +19,7 @@ G_ACT x bank groups, COMPS_READRES (k = ceil(tokens / multipliers)), PIM_PRECHAR
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 GWRITE, G_ACT, PIM_PRE, P_HEADER, COMPS_READRES = 8, 9, 12, 13, 14
@@ -101,3 +102,157 @@ def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nb
                         i = _emit(fill, i, cmd, tgt, arg, COMPS_READRES, -1, k)
                         i = _close_block(fill, i, cmd, tgt, arg, nranks, nbg, nbpg)
     return i
+
+
+@njit(cache=True)
+def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_ref, last_pre_rank,
+                refresh_on, nranks, nbg, nbpg, ks, nk, header, nRCDRD, nRAS, nRP, nRRD_S,
+                nRRD_L, nFAW, win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t):
+    """Closed-form timing of one row-open block (G_ACT x groups, COMPS_READRES x nk,
+    PIM_PRECHARGE x banks); returns the cycle after the last PIM_PRECHARGE."""
+    x = t_free
+    j = 0
+    for g in range(nbg):
+        for r in range(nranks):
+            gg = r * nbg + g
+            if j > 0 and x < gact_t[j - 1] + 1:
+                x = gact_t[j - 1] + 1
+            v = last_pre_bg[gg] + nRP
+            if v > x:
+                x = v
+            v = last_gact_rank[r] + nRRD_S
+            if v > x:
+                x = v
+            v = last_gact_bg[gg] + nRRD_L
+            if v > x:
+                x = v
+            v = hist[r, win_count - g_weight] + nFAW
+            if v > x:
+                x = v
+            if refresh_on and g == 0 and next_ref[r] <= x:
+                # refresh due: REF once the rank is precharged, then nRFC before G_ACT
+                ref_t = next_ref[r]
+                v = last_pre_rank[r] + nRP
+                if v > ref_t:
+                    ref_t = v
+                if ref_t + nRFC > x:
+                    x = ref_t + nRFC
+                next_ref[r] += nREFI
+            gact_t[j] = x
+            for i in range(win_count - 1, g_weight - 1, -1):
+                hist[r, i] = hist[r, i - g_weight]
+            for i in range(g_weight):
+                hist[r, i] = x
+            last_gact_rank[r] = x
+            last_gact_bg[gg] = x
+            j += 1
+    last = gact_t[j - 1]
+    c = last + nRCDRD
+    if header and c < last + 2:
+        c = last + 2
+    for i in range(nk):
+        k = ks[i]
+        c += nCOMP * ((k if k > comps_min else comps_min) + 1)
+    p = c - 1
+    j = 0
+    for g in range(nbg):
+        for r in range(nranks):
+            gg = r * nbg + g
+            for _ in range(nbpg):
+                p = p + 1
+                v = gact_t[j] + nRAS
+                if v > p:
+                    p = v
+            last_pre_bg[gg] = p
+            last_pre_rank[r] = p
+            j += 1
+    return p + 1
+
+
+@njit(cache=True)
+def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nbg, nbpg,
+                           row_bytes, gb_bytes, mult, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
+                           win_count, g_weight, nCOMP, comps_min, nGWRITE, nRFC, nREFI,
+                           refresh_on, counts):
+    """Fast path: stage cycles of one channel from per-block closed forms (no per-command
+    event loop). ``counts`` (int64[15]) receives the command counts. Returns cycles."""
+    nbanks = nranks * nbg * nbpg
+    ngroups = nranks * nbg
+    gb_elems = gb_bytes // dtype_bytes
+    heads_per_row = row_bytes // (d_k * dtype_bytes)
+    if heads_per_row < 1:
+        heads_per_row = 1
+    key_rows = (heads + heads_per_row - 1) // heads_per_row
+    page_tokens = row_bytes // dtype_bytes
+    tiles = (d_k + nbanks - 1) // nbanks
+    k_logit = (d_k + mult - 1) // mult
+    wc = win_count if win_count > 0 else 1
+    hist = np.full((nranks, wc), -(1 << 40), dtype=np.int64)
+    last_pre_bg = np.full(ngroups, -(1 << 40), dtype=np.int64)
+    last_gact_bg = np.full(ngroups, -(1 << 40), dtype=np.int64)
+    last_gact_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
+    last_pre_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
+    next_ref = np.zeros(nranks, dtype=np.int64)
+    for r in range(nranks):
+        next_ref[r] = nREFI + r * (nREFI // nranks)
+    gact_t = np.zeros(ngroups, dtype=np.int64)
+    ks = np.zeros(max(heads_per_row, 1), dtype=np.int64)
+    t = np.int64(0)
+    end = np.int64(0)
+    nblocks = 0
+    for L in seq_lens:
+        if L <= 0:
+            continue
+        if phase == 0:
+            ngw = (e_tp + gb_elems - 1) // gb_elems
+            for _ in range(ngw):
+                t = t + nGWRITE
+                counts[GWRITE] += 1
+            groups = (L + nbanks - 1) // nbanks
+            for _g in range(groups):
+                for kr in range(key_rows):
+                    h0 = kr * heads_per_row
+                    h1 = min(heads, h0 + heads_per_row)
+                    nk = h1 - h0
+                    for i in range(nk):
+                        ks[i] = k_logit
+                    t = _fast_block(t, hist, last_pre_bg, last_gact_rank, last_gact_bg,
+                                    next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg, ks,
+                                    nk, kr == 0, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
+                                    win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t)
+                    nblocks += 1
+                    counts[COMPS_READRES] += nk
+                    counts[10] += nk * k_logit
+                    counts[11] += nk
+                    if kr == 0:
+                        counts[P_HEADER] += 1
+        else:
+            done = 0
+            while done < L:
+                tok = min(page_tokens, L - done)
+                done += tok
+                k = (tok + mult - 1) // mult
+                ks[0] = k
+                for _h in range(heads):
+                    t = t + nGWRITE
+                    counts[GWRITE] += 1
+                    for _t in range(tiles):
+                        t = _fast_block(t, hist, last_pre_bg, last_gact_rank, last_gact_bg,
+                                        next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg,
+                                        ks, 1, False, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
+                                        win_count, g_weight, nCOMP, comps_min, nRFC, nREFI,
+                                        gact_t)
+                        nblocks += 1
+                        counts[COMPS_READRES] += 1
+                        counts[10] += k
+                        counts[11] += 1
+        end = t
+    counts[G_ACT] += nblocks * ngroups
+    counts[PIM_PRE] += nblocks * nbanks
+    # refreshes issued up to the end
+    if refresh_on:
+        for r in range(nranks):
+            first = nREFI + r * (nREFI // nranks)
+            if end > first:
+                counts[6] += (end - first) // nREFI + 1
+    return end

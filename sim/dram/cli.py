@@ -1,0 +1,146 @@
+"""``neumelt sim dram``: run a DRAMsim3 or Ramulator 2 trace through the HBM timing engine."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "dram", parents=[common],
+        help="replay a memory trace on an HBM preset (command-level timing, energy)",
+        description="Replay a DRAMsim3 ('0x<addr> READ|WRITE <cycle>') or Ramulator 2 "
+                    "('LD|ST <addr>') trace on a DRAM standard and print total cycles, "
+                    "bandwidth, row-hit rate, command counts and energy. The run is stored "
+                    "in the results store (--db).")
+    p.add_argument("--preset", default="hbm2-neupims",
+                   help="standard preset (hbm2-neupims, hbm3) or a standard YAML file")
+    p.add_argument("--trace", required=True, help="trace file")
+    p.add_argument("--mapping", default=None,
+                   help="address mapping, fields MSB->LSB (default: the standard's, "
+                        "e.g. rorabgbachco)")
+    p.add_argument("--page-policy", choices=("open", "closed"), default="open")
+    p.add_argument("--fidelity", choices=("command", "fast"), default="command",
+                   help="fast = closed form for sequential streams (else command level)")
+    p.add_argument("--queue", type=int, default=32, help="read and write queue depth")
+    p.add_argument("--no-refresh", action="store_true", help="disable all-bank refresh")
+    p.add_argument("--check", action="store_true",
+                   help="replay the command log through the independent timing checker")
+    p.add_argument("--no-store", action="store_true", help="do not write the run to the store")
+    p.set_defaults(func=_run)
+
+
+def _rows(res, std, src: str) -> list[dict]:
+    rows = [
+        {"quantity": "total time", "value": res.cycles, "unit": "cycles"},
+        {"quantity": "total time", "value": round(res.seconds * 1e6, 4), "unit": "us"},
+        {"quantity": "requests", "value": res.reads + res.writes, "unit": "requests"},
+        {"quantity": "bandwidth", "value": round(res.bandwidth_bytes_per_s / 1e9, 3),
+         "unit": "GB/s"},
+        {"quantity": "of peak bandwidth", "value": round(res.peak_fraction * 100, 2),
+         "unit": f"% of {std.peak_bandwidth_bytes_per_s / 1e9:g} GB/s"},
+        {"quantity": "row-hit rate", "value": round(res.row_hit_rate * 100, 2), "unit": "%"},
+    ]
+    rows += [{"quantity": f"commands {k}", "value": v, "unit": "commands"}
+             for k, v in res.commands.items()]
+    rows += [{"quantity": f"energy {k}", "value": round(v * 1e6, 4), "unit": "uJ"}
+             for k, v in res.energy_j.items()]
+    for r in rows:
+        r["provenance"] = src
+    return rows
+
+
+def _run(args: argparse.Namespace) -> int:
+    from neumelt.errors import InputError
+    from neumelt.output import print_json, print_table
+    from sim.dram.controller import ControllerConfig
+    from sim.dram.engine import simulate_requests
+    from sim.dram.mapping import AddressMapping
+    from sim.dram.standard import load_standard
+    from sim.dram.trace import check_capacity, read_trace
+
+    std = load_standard(args.preset)
+    if args.queue < 1:
+        raise InputError(f"--queue {args.queue}", key="queue", expected="a positive integer")
+    mapping = args.mapping or std.address_mapping
+    AddressMapping.of(std, mapping)
+    trace = read_trace(args.trace)
+    check_capacity(trace, std.org.capacity_bytes, std.name)
+    ctrl = ControllerConfig(page_policy=args.page_policy, read_queue=args.queue,
+                            write_queue=args.queue, write_high=max(1, args.queue * 3 // 4),
+                            write_low=args.queue // 4, refresh=not args.no_refresh)
+    config = {"preset": std.name, "standard_file": std.source, "trace": str(args.trace),
+              "trace_format": trace.format, "requests": len(trace), "mapping": mapping,
+              "page_policy": args.page_policy, "fidelity": args.fidelity, "queue": args.queue,
+              "refresh": not args.no_refresh}
+    store = run_id = None
+    if not args.no_store:
+        from neumelt.store import open_store
+
+        store = open_store(args.db)
+        run_id = store.start_run("sim", config, name=f"dram {std.name} {trace.source}")
+    try:
+        res = simulate_requests(std, trace.arrival, trace.address, trace.is_write,
+                                mapping=mapping, controller=ctrl, fidelity=args.fidelity,
+                                log_capacity=(4 * len(trace) + 10_000) if args.check else 0)
+        violations = None
+        if args.check and res.command_log is not None:
+            from sim.checker import check_log
+
+            violations = check_log(std, res.command_log, "dual",
+                                   check_refresh=not args.no_refresh)
+        src = f"simulated ({std.name}/{res.fidelity})"
+        if store is not None:
+            _store(store, run_id, res, std, violations)
+            store.finish_run(run_id, "done")
+    except KeyboardInterrupt:
+        if store is not None:
+            store.finish_run(run_id, "interrupted")
+        raise
+    except Exception as exc:
+        if store is not None:
+            store.finish_run(run_id, "failed", error=str(exc))
+        raise
+    if args.json:
+        out = res.summary()
+        out.update({"run_id": run_id, "provenance": "simulated",
+                    "source": f"{std.name}/{res.fidelity}", "trace": str(args.trace),
+                    "trace_format": trace.format, "clock_hz": std.clock_hz,
+                    "peak_bandwidth_bytes_per_s": std.peak_bandwidth_bytes_per_s})
+        if violations is not None:
+            out["checker_violations"] = len(violations)
+        print_json(out)
+        return 0
+    print_table(_rows(res, std, src), columns=["quantity", "value", "unit", "provenance"],
+                title=f"{std.name}: {trace.source} ({trace.format}, {len(trace)} requests)")
+    if violations is not None:
+        print(f"timing checker: {len(violations)} violations")
+        for v in violations[:10]:
+            print(f"  channel {v.channel} cycle {v.cycle} {v.command}: {v.rule} ({v.detail})")
+    if run_id is not None:
+        print(f"stored as run {run_id} in {args.db}")
+    return 0
+
+
+def _store(store, run_id: int, res, std, violations) -> None:
+    from neumelt.store import Metric
+
+    src = f"{std.name}/{res.fidelity}"
+    ms = [
+        Metric("cycles", float(res.cycles), "cycles", "simulated", src),
+        Metric("time", res.seconds, "s", "simulated", src),
+        Metric("bandwidth", res.bandwidth_bytes_per_s, "B/s", "simulated", src),
+        Metric("peak_fraction", res.peak_fraction, "fraction", "simulated", src),
+        Metric("row_hit_rate", res.row_hit_rate, "fraction", "simulated", src),
+        Metric("requests", float(res.reads + res.writes), "requests", "simulated", src),
+    ]
+    ms += [Metric(f"commands.{k}", float(v), "commands", "simulated", src)
+           for k, v in res.commands.items()]
+    ms += [Metric(f"energy.{k}", v, "J", "simulated", f"{src}/idd")
+           for k, v in res.energy_j.items()]
+    if violations is not None:
+        ms.append(Metric("checker_violations", float(len(violations)), "violations",
+                         "simulated", "sim.checker"))
+    store.add_metrics(run_id, ms)
+    store.add_records(run_id, "dram_channels", [
+        (str(ch), {"cycles": int(c)}) for ch, c in enumerate(res.channel_cycles)])
