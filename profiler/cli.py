@@ -136,7 +136,10 @@ def _report(store: Any, run_id: int, as_json: bool) -> int:
 
     run = store.get_run(run_id)
     s = run.info.get("summary", {})
-    calls = [d for _, _, d in store.records(run_id, "calls")]
+    energy = {k: e for _, k, e in store.records(run_id, "call_energy")}
+    calls = [d | {k: v for k, v in energy.get(key, {}).items() if k.startswith("energy")
+                  or k in ("prefill_gross_j", "decode_gross_j", "prefill_net_j", "decode_net_j")}
+             for _, key, d in store.records(run_id, "calls")]
     if as_json:
         print_json({"run_id": run_id, "status": run.status, "config": run.config,
                     "device": run.info.get("device"), "runtime": run.info.get("runtime"),

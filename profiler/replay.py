@@ -139,6 +139,8 @@ class TaskReplayer:
         self.on_token = on_token
         self._build_lock = threading.Lock()
         self._progress: dict[str, int] = {}   # tokens streamed so far by running calls
+        self._prebuilt: dict[str, tuple[str, int]] = {}
+        self.t_started_s: float | None = None   # after prompts were built
 
     def _prompt(self, node: Node, done: dict[str, Outcome]) -> tuple[str, int]:
         """Prompt text and the total token count requested of the runtime."""
@@ -163,7 +165,8 @@ class TaskReplayer:
             return text, new
 
     def _run_call(self, node: Node, done: dict[str, Outcome]) -> Outcome:
-        text, target = self._prompt(node, done)
+        pre = self._prebuilt.get(node.id)
+        text, target = pre if pre is not None else self._prompt(node, done)
         def cb(t: float, i: int, _n: Node = node) -> None:
             self._progress[_n.id] = i
             if self.on_token is not None:
@@ -198,6 +201,11 @@ class TaskReplayer:
                     raise InputError(f"call '{n.id}' depends on unknown '{d}'",
                                      key=f"{n.id}.deps", expected="ids of the same task")
         pending = [n for n in nodes if n.id not in done]
+        # Prompts that do not depend on another call's output are built before the task
+        # starts, so tokenizer round trips never sit on the timeline between calls.
+        self._prebuilt = {n.id: self._prompt(n, done) for n in pending
+                          if n.kind == "call" and not n.continues}
+        self.t_started_s = time.monotonic()
         out_tokens = {n.id: n.output_tokens for n in nodes}
         running: dict[Future, Node] = {}
         lanes: set[str] = set()

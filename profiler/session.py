@@ -433,8 +433,8 @@ def _passes(cfg: ProfileConfig, store: Store, run_id: int, dev: Any, runtime: An
                 continue
             _check_alive(poller, runtime)
             replayer = TaskReplayer(runtime, builder, slots, rec)
-            ts = time.monotonic()
             replayer.run(nodes, prior)
+            ts = replayer.t_started_s or time.monotonic()
             _span(store, run_id, f"task r{rep}/t{inst}", ts, time.monotonic(), rep=rep,
                   inst=inst, warmup=rep < cfg.warmup)
 

@@ -69,7 +69,9 @@ class ServerSpec:
             return [self.python, "-m", "llama_cpp.server", "--model", self.model_remote,
                     "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
                     "--n_threads", str(self.n_threads), "--n_threads_batch",
-                    str(self.n_threads), "--verbose", "False"]
+                    str(self.n_threads), "--verbose", "False",
+                    # queue concurrent requests instead of cancelling the running one
+                    "--interrupt_requests", "False"]
         raise InputError(f"unknown server kind {self.kind!r}", key="server",
                          expected="llama-server or llama-cpp-python")
 
