@@ -141,6 +141,10 @@ class Device(abc.ABC):
     @abc.abstractmethod
     def pull(self, remote: str, local: str) -> None: ...
 
+    def path(self, device_path: str) -> str:
+        """Where ``device_path`` lives on this target (a root prefix for test daemons)."""
+        return device_path
+
     def forward(self, remote_port: int) -> int:
         """A host port that reaches ``remote_port`` on the device (same port when local)."""
         return remote_port
@@ -161,6 +165,7 @@ class Device(abc.ABC):
 
     def close(self) -> None:
         """Release transports (idempotent)."""
+        return None
 
     def __enter__(self) -> Device:
         return self

@@ -14,8 +14,8 @@ def import_tegrastats(store: Store, path: str, interval_s: float = 1.0) -> dict[
     """Parse ``path`` and store every value as a ``measured`` sample of a new ``import`` run.
 
     Time: ``t_device_s`` is the line's date (epoch s, board local time as printed) when
-    JetPack prints one; ``t_host_s`` is seconds since the first line (from the dates, else
-    ``interval_s`` per line).
+    JetPack prints one; ``t_host_s`` is seconds since the first line: the step between two
+    dated lines, else ``interval_s`` (so the timeline stays monotonic across format changes).
     """
     try:
         with open(path, errors="replace") as fh:
@@ -38,11 +38,15 @@ def import_tegrastats(store: Store, path: str, interval_s: float = 1.0) -> dict[
     run_id = store.start_run("import", {"format": "tegrastats", "file": path,
                                         "interval_s": interval_s}, name=f"tegrastats {path}")
     samples: list[Sample] = []
-    first = parsed[0][1].time
     out_rows = []
+    t = 0.0
+    prev = None
     for i, (no, s) in enumerate(parsed):
         t_dev = s.time.timestamp() if s.time else None
-        t = (s.time - first).total_seconds() if s.time and first else i * interval_s
+        if i:
+            step = (s.time - prev).total_seconds() if s.time and prev else None
+            t += step if step is not None and 0 < step < 86400 else interval_s
+        prev = s.time
         for source, name, value, unit in tegrastats.readings(s):
             samples.append(Sample(source, name, t, value, unit, t_dev))
             out_rows.append({"line": no, "t_s": t, "t_device_s": t_dev, "source": source,

@@ -125,9 +125,6 @@ class LocalDevice(Device):
     def pull(self, remote: str, local: str) -> None:
         self.push(remote, local)
 
-    def path(self, device_path: str) -> str:
-        return device_path
-
     # -- description -----------------------------------------------------------------
     def info(self) -> DeviceInfo:
         model = None

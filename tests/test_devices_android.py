@@ -10,14 +10,18 @@ import threading
 import time
 from pathlib import Path
 
+import devices_support
 import pytest
-from devices_support import AdbServer, TestAdbd, adb_server, adbd  # noqa: F401
+from devices_support import AdbServer, TestAdbd
 
 from devices import get_device, list_devices
 from devices.errors import CommandFailed, DeviceUnavailable
 from devices.hygiene import Hygiene, pending
 from devices.sampler import Sampler
 from neumelt.store import Store
+
+adb_server = devices_support.adb_server   # fixtures from tests/devices_support.py
+adbd = devices_support.adbd
 
 ORIGINAL = {"system": {"screen_brightness": "143", "screen_brightness_mode": "1",
                        "screen_off_timeout": "30000"},
@@ -176,7 +180,7 @@ def test_hygiene_restored_on_ctrl_c(adbd: TestAdbd) -> None:
 
 
 @pytest.mark.parametrize("vendor", ["xiaomi", "samsung"])
-def test_vendor_fuel_gauges_calibrate_to_the_same_current(adb_server: AdbServer,  # noqa: F811
+def test_vendor_fuel_gauges_calibrate_to_the_same_current(adb_server: AdbServer,
                                                           tmp_path: Path, vendor: str) -> None:
     d = TestAdbd(adb_server, tmp_path, vendor=vendor)
     d.start()
@@ -191,7 +195,7 @@ def test_vendor_fuel_gauges_calibrate_to_the_same_current(adb_server: AdbServer,
         d.stop()
 
 
-def test_unknown_serial_is_a_clear_error(adb_server: AdbServer) -> None:  # noqa: F811
+def test_unknown_serial_is_a_clear_error(adb_server: AdbServer) -> None:
     with pytest.raises(DeviceUnavailable, match="not connected|connect"):
         get_device("127.0.0.1:1", adb_port=adb_server.port, timeout=2.0)
 

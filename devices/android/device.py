@@ -123,12 +123,11 @@ class AndroidDevice(Device):
         t0 = time.perf_counter()
         try:
             r = self._dev.shell2(script, timeout=timeout, v2=True)
-        except adbutils.AdbTimeout as exc:
-            raise DeviceTimeout(f"adb shell on {self.serial}", timeout) from exc
-        except (adbutils.AdbError, OSError, ConnectionError) as exc:
+        except (adbutils.AdbTimeout, TimeoutError) as exc:
+            raise DeviceTimeout(f"adb shell on {self.serial} (no output for {timeout:g} s)",
+                                timeout) from exc
+        except (adbutils.AdbError, OSError) as exc:
             self._raise_gone(exc)
-        except TimeoutError as exc:
-            raise DeviceTimeout(f"adb shell on {self.serial}", timeout) from exc
         stdout = r.stdout if (r.stdout or r.stderr) else r.output
         return RunResult(r.returncode, stdout, r.stderr, time.perf_counter() - t0)
 
