@@ -20,9 +20,11 @@ A lost device (or server) leaves the run ``interrupted`` with everything so far 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -365,7 +367,15 @@ def _session(cfg: ProfileConfig, store: Store, run_id: int, progress: bool) -> N
         t_seg = time.monotonic()
         store.add_events(run_id, [Event("session", "segment", t_seg, None,
                                         {"segment": segment})])
-        with device_sampler(dev, store, run_id, _rates(cfg)) as sampler:
+        hygiene = contextlib.nullcontext(None)
+        if getattr(dev, "kind", "") == "android":
+            from devices.hygiene import Hygiene
+            hygiene = Hygiene(dev, state_dir=getattr(dev, "hygiene_dir", None))
+        with hygiene as report, device_sampler(dev, store, run_id, _rates(cfg)) as sampler:
+            if report is not None:
+                store.set_run_info(run_id, f"hygiene.{segment}", report.as_dict())
+                for w in report.warnings:
+                    print(f"neumelt: warning: {w}", file=sys.stderr)
             poller = MemoryPoller(dev, store, run_id, cfg.memory_hz)
             try:
                 _passes(cfg, store, run_id, dev, runtime, tasks, done_recs, poller, bar,

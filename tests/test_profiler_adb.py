@@ -24,6 +24,12 @@ from neumelt.store import Store  # noqa: E402
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] (extra llm) missing")
 
 
+def _env(tmp: Path) -> dict[str, str]:
+    import os
+
+    return dict(os.environ, XDG_STATE_HOME=str(tmp / "state"))  # hygiene state stays here
+
+
 def _cmd(db: Path, d, model: Path, *extra: str) -> list[str]:
     from devices_support import free_port
 
@@ -47,7 +53,7 @@ def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F
     db = tmp_path / "adb.db"
     r = subprocess.run(_cmd(db, adbd, model, "--delay-scale", "0", "--max-calls", "30",
                             "--repetitions", "1", "--warmup", "0", "--json"),
-                       capture_output=True, text=True, timeout=240)
+                       capture_output=True, text=True, timeout=240, env=_env(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads(r.stdout)
     store = Store(db)
@@ -81,6 +87,13 @@ def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F
         assert all(c["energy_gross_j"] > 0 for c in calls)
         assert s["memory"]["rss_bytes"] > 0
         assert s["thermal"]["max_c"] is not None
+        assert all(c["energy_net_j"] is not None for c in calls)
+        # hygiene was applied during the run and restored after it
+        hyg = run.info["hygiene.0"]
+        assert hyg["applied"]["system/screen_brightness_mode"] == "0"
+        dev = adbd.device()
+        assert dev.run(["settings", "get", "system", "screen_brightness_mode"]).stdout.strip() \
+            == hyg["saved"]["system/screen_brightness_mode"]
         # the server was stopped at the end
         pid = run.info["load.0"]["pids"][0]
         assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
@@ -94,7 +107,8 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
     db = tmp_path / "lost.db"
     cmd = _cmd(db, adbd, model, "--delay-scale", "0.01", "--max-calls", "60",
                "--repetitions", "1", "--warmup", "0")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(tmp_path))
     store = Store(db)
     run_id = None
     try:
@@ -119,10 +133,11 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
         adbd.start()                    # back on the same port
         r = subprocess.run([sys.executable, "-m", "neumelt", "--db", str(db), "profile",
                             "--resume", str(run_id), "--quiet", "--json"],
-                           capture_output=True, text=True, timeout=240)
+                           capture_output=True, text=True, timeout=240, env=_env(tmp_path))
         assert r.returncode == 0, r.stderr[-2000:]
         run = store.get_run(run_id)
         assert run.status == "done"
+        assert run.info["model_pushed"] is False     # same bytes on the device: not pushed
         keys = [k for _, k, _ in store.records(run_id, "calls")]
         assert len(keys) == len(set(keys))           # nothing ran twice
         assert kept <= set(keys)                     # what was done is kept
@@ -139,3 +154,27 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
         if run_id is not None:
             _kill_servers(store, run_id)
         store.close()
+
+
+def test_cooldown_waits_for_temperature_not_a_fixed_sleep(adbd) -> None:  # noqa: F811
+    import threading
+
+    from profiler.session import cooldown
+
+    dev = adbd.device()
+    zone = adbd.root / "sys/class/thermal/thermal_zone1/temp"
+    base = 45.3
+    zone.write_text("61000\n")                        # hot after a repetition
+    timer = threading.Timer(1.5, lambda: zone.write_text("46100\n"))
+    timer.start()
+    try:
+        t0 = time.monotonic()
+        r = cooldown(dev, base, 2.0, 30.0)
+        waited = time.monotonic() - t0
+    finally:
+        timer.cancel()
+    assert 1.4 <= waited < 10 and r["temp_c"] == pytest.approx(46.1)
+    assert r["waited_s"] == pytest.approx(waited, abs=0.5)
+    assert cooldown(dev, base, 2.0, 30.0)["waited_s"] < 1.0   # already cool: no wait
+    zone.write_text("70000\n")
+    assert cooldown(dev, base, 2.0, 1.2)["timed_out"] is True

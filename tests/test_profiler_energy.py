@@ -84,3 +84,23 @@ def test_adjacent_windows_partition_the_union(cuts, powers):
     edges = [0.0] + sorted(cuts) + [1.0]
     ws = attribute(tr, [Window(f"w{i}", a, b) for i, (a, b) in enumerate(zip(edges, edges[1:]))])
     assert sum(w.gross_j for w in ws) == pytest.approx(energy_j(tr, 0.0, 1.0), rel=1e-9, abs=1e-12)
+
+
+def test_throttling_flagged_when_clocks_sag_under_load(tmp_path):
+    from neumelt.store import Sample, Store
+    from profiler.session import _throttling
+
+    store = Store(tmp_path / "t.db")
+    run = store.start_run("profile", {})
+    t = np.arange(0.0, 20.0, 0.1)
+    big = np.where(t < 8.0, 2.8e9, 1.9e9)      # sustained load, then the governor caps it
+    little = np.full_like(t, 1.8e9)
+    store.add_samples(run, [Sample("cpu", "freq.cpu4", float(a), float(b), "Hz")
+                            for a, b in zip(t, big)])
+    store.add_samples(run, [Sample("cpu", "freq.cpu0", float(a), float(b), "Hz")
+                            for a, b in zip(t, little)])
+    out = _throttling(store, run, 0.0, 20.0)
+    assert out["cpu.freq.cpu4"]["throttled"] is True
+    assert out["cpu.freq.cpu0"]["throttled"] is False
+    assert _throttling(store, run, 0.0, 0.5) == {}   # too few samples to judge
+    store.close()
