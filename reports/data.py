@@ -9,6 +9,7 @@ by any of several names, a record field by any of several keys, and a missing pi
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from neumelt.errors import InputError
 from neumelt.store import Event, Metric, RunRow, Sample, Store
 from reports.doc import Quantity, RunRef
+
+_QUANT_RX = re.compile(r"[._-]((?:I?Q\d(?:_[0-9A-Z]+)*)|F16|BF16|F32|FP16)(?:\.gguf)?$",
+                       re.IGNORECASE)
 
 # unit -> (canonical unit, factor). Values are converted to the canonical unit.
 _UNIT_SCALE = {
@@ -161,25 +165,46 @@ class RunData:
                             return inner[sub]
                 if flat.get(k) not in (None, ""):
                     return flat[k]
+            for k in keys:  # nested: {"serving": {"design": ...}} -> serving.design
+                hits = sorted((key for key in flat if key.endswith("." + k)
+                               and flat[key] not in (None, "")), key=lambda x: x.count("."))
+                if hits:
+                    return flat[hits[0]]
         return None
 
     @property
     def target(self) -> str:
         """The design (sim) or device (profile) this run is about."""
+        if self.run.kind != "sim":
+            dev = self.run.info.get("device")
+            if isinstance(dev, dict):  # profiler: DeviceInfo(kind, model, soc, ...)
+                name = dev.get("model") or dev.get("soc")
+                kind = dev.get("kind")
+                if name:
+                    return f"{name} ({kind})" if kind and kind not in str(name) else str(name)
         v = self.attr("design", "device", "target", "device_name", "hardware", "host_device")
-        if v is None and self.run.kind == "profile":
-            v = self.run.host
+        if v in (None, "local") and self.run.kind == "profile":
+            v = f"{self.run.host} (local)"
         return str(v) if v is not None else (self.run.name or f"run {self.run.id}")
 
     @property
     def model(self) -> str:
         v = self.attr("model", "model_name", "model_path")
-        return str(v) if v is not None else "unknown model"
+        if v is None:
+            return "unknown model"
+        text = str(v)
+        if "/" in text or text.endswith(".gguf"):  # a file path: keep the file name
+            text = text.rstrip("/").rsplit("/", 1)[-1]
+            text = re.sub(r"\.gguf$", "", text, flags=re.IGNORECASE)
+        return text
 
     @property
     def quant(self) -> str:
         v = self.attr("quant", "quantisation", "quantization", "dtype", "weight_dtype")
-        return str(v) if v is not None else "—"
+        if v is not None:
+            return str(v)
+        m = _QUANT_RX.search(str(self.attr("model", "model_path") or ""))
+        return m.group(1).upper() if m else "—"
 
     @property
     def label(self) -> str:
@@ -284,23 +309,33 @@ def sample_kind(name: str, unit: str) -> str | None:
 # units are acceptable.
 
 def find_metric(run: RunData, patterns: tuple[str, ...], units: tuple[str, ...] | None = None,
-                scope: str | None = "run") -> Quantity | None:
+                scope: str | None = "run", exclude: str | None = None) -> Quantity | None:
     """First run metric whose name matches one of ``patterns`` (in order) and whose
-    canonical unit is one of ``units``; returned as a canonical :class:`Quantity`."""
-    import re
+    canonical unit is one of ``units``; returned as a canonical :class:`Quantity`.
 
+    A match with a value wins over an earlier match that is unavailable; ``exclude``
+    drops names matching it (e.g. :data:`STAT_EXCLUDE`: sd, p90, p99 ...)."""
+    exclude = STAT_EXCLUDE if exclude is None else (exclude or None)
+    fallback = None
     for pat in patterns:
         rx = re.compile(pat, re.IGNORECASE)
         for m in run.metrics:
             if scope is not None and m.scope != scope:
                 continue
-            if not rx.search(m.name):
+            if not rx.search(m.name) or (exclude and re.search(exclude, m.name, re.I)):
                 continue
             value, unit = to_canonical(m.value, m.unit)
             if units is not None and _norm_unit(unit) not in units:
                 continue
-            return Quantity(value, unit, m.provenance, m.source)
-    return None
+            q = Quantity(value, _norm_unit(unit) or unit, m.provenance, m.source)
+            if q.available:
+                return q
+            fallback = fallback or q
+    return fallback
+
+
+# spread and tail statistics are not the figure a report means by "the" TTFT or tok/s
+STAT_EXCLUDE = r"([._](sd|stddev|std|var|n|min|p[0-4]\d|p[6-9]\d|p\d)$)|(_p(9\d|[0-4]\d)_)"
 
 
 def _norm_unit(unit: str) -> str:

@@ -41,14 +41,17 @@ VERDICT_COLOUR = {"feasible": "#2ca02c", "unverified": "#ff7f0e", "infeasible": 
 MEM_REQUIRED = (r"mem(ory)?_?(required|needed|footprint)", r"peak.*(rss|pss|mem|footprint)",
                 r"(rss|pss|footprint|mem(ory)?).*(peak|max|hwm)", r"vmhwm",
                 r"^(rss|pss)(_bytes)?$")
-MEM_AVAILABLE = (r"(ram|mem(ory)?|hbm|dram).*(total|capacity|available|size)",
-                 r"capacity")
-TTFT = (r"ttft.*p50", r"^ttft(_mean)?(_s|_ms)?$", r"ttft")
-TPS = (r"^decode_tok(ens)?_?(per_)?s$", r"decode.*(tok|tps)", r"^(decode_)?tps$",
-       r"^(?!.*prefill).*tok(ens)?_?(per_?)?s", r"^(?!.*prefill).*throughput")
-J_TASK = (r"energy.*per.*task", r"j_per_task", r"energy_task")
-J_TOKEN = (r"energy.*per.*(output_)?token(?!.*\b(npu|pim|hbm|dram|sram)\b)", r"j_per_tok")
-TEMP_MAX = (r"temp.*(max|peak)", r"(max|peak).*temp")
+MEM_AVAILABLE = (r"^(?!kv)(ram|mem(ory)?|hbm|dram).*(total|capacity|size)",)
+TTFT = (r"ttft.*p50", r"^ttft(_mean)?(_s|_ms)?$", r"ttft.*mean", r"ttft")
+TPS = (r"decode_tps\.p50", r"^decode_tok(ens)?_?(per_)?s$", r"decode.*(tok|tps)",
+       r"^(decode_)?tps$", r"^(?!.*(prefill|wall)).*tok(ens)?_?(per_?)?s",
+       r"^(?!.*(prefill|wall)).*throughput")
+SYSTEM_TPS = (r"^throughput_tok_s$", r"^decode_throughput_tok_s$")
+TPOT = (r"tpot.*p50", r"tpot.*mean", r"^tpot")
+J_TASK = (r"energy_per_task(_j)?$", r"^task\.energy_gross_j(\.mean)?$", r"energy.*per.*task",
+          r"j_per_task", r"energy_task")
+J_TOKEN = (r"energy.*per.*(output_)?token(_j)?(\.mean)?$", r"j_per_tok")
+TEMP_MAX = (r"temp.*(max|peak)", r"(max|peak).*temp", r"thermal.*max")
 SUSTAIN = (r"sustain.*ratio", r"throttl.*ratio", r"sustained")
 
 
@@ -99,6 +102,7 @@ class Candidate:
     tps: Quantity | None
     j_per_task: Quantity | None
     thermal: Thermal
+    system_tps: Quantity | None = None
     checks: dict[str, str] = field(default_factory=dict)
     verdict: str = "unverified"
 
@@ -123,6 +127,17 @@ def _combine(*provs: str | None) -> str | None:
     return None
 
 
+def _decode_speed(run: RunData) -> Quantity | None:
+    """Decode tokens/s one request sees: measured per-call speed on a device; 1 / TPOT on
+    a simulated server (its system throughput is shared by the whole batch)."""
+    if run.run.kind == "sim":
+        tpot = find_metric(run, TPOT, units=("s",))
+        if tpot is not None and tpot.available and tpot.value > 0:
+            return Quantity(1.0 / tpot.value, "tok/s", tpot.provenance,
+                            f"1 / TPOT ({tpot.source}), per request")
+    return find_metric(run, TPS, units=("tok/s",))
+
+
 def _mem_from_samples(run: RunData) -> Quantity | None:
     best = None
     for (source, name, unit), series in group_samples(run.samples).items():
@@ -143,7 +158,7 @@ def _mem_available(run: RunData) -> Quantity | None:
     if q is not None:
         return q
     for key in ("ram_total_bytes", "mem_total_bytes", "memory_total_bytes", "device_ram_bytes",
-                "total_ram_bytes", "memory_capacity_bytes", "hbm_capacity_bytes"):
+                "total_ram_bytes", "memory_capacity_bytes", "hbm_capacity_bytes", "ram_bytes"):
         v = finite(run.attr(key))
         if v is not None:
             prov = "simulated" if run.run.kind == "sim" else "measured"
@@ -162,7 +177,9 @@ def _sustained(run: RunData) -> Quantity | None:
     if q is not None:
         return q
     speeds = []
-    for _, row in run.table("call", "request"):
+    for _, row in run.table("calls", "call", "request"):
+        if row.get("warmup"):
+            continue
         tps = pick_num(row, "decode_tok_s", "decode_tps", "tps", "tok_s")
         if tps is None:
             n = pick_num(row, "output_tokens", "n_output", "generated_tokens")
@@ -229,16 +246,24 @@ def _energy_per_task(run: RunData, tokens_per_task: tuple[float, str] | None
 
 
 def tokens_per_task(runs: list[RunData]) -> tuple[float, str] | None:
-    """Output tokens of one agent task, from a profile run's call records (mean per task)."""
+    """Output tokens of one agent task, from a profile run's task or call records (mean)."""
     for r in runs:
         if r.run.kind != "profile":
             continue
         per_task: dict[str, float] = {}
-        for _key, row in r.table("call"):
+        for key, row in r.table("tasks"):
+            n = pick_num(row, "output_tokens")
+            if n is not None and not row.get("warmup"):
+                per_task[key] = n
+        if per_task:
+            return sum(per_task.values()) / len(per_task), f"run #{r.run.id} task records"
+        for _key, row in r.table("calls", "call"):
+            if row.get("warmup"):
+                continue
             n = pick_num(row, "output_tokens", "n_output", "generated_tokens")
             if n is None:
                 continue
-            task = str(row.get("task") or row.get("task_id") or row.get("instance") or "0")
+            task = str(row.get("task") or row.get("task_id") or row.get("inst") or "0")
             per_task[task] = per_task.get(task, 0.0) + n
         if per_task:
             return sum(per_task.values()) / len(per_task), f"run #{r.run.id} call records"
@@ -279,6 +304,16 @@ def _checks(c: Candidate, b: Budgets) -> tuple[dict[str, str], str]:
 def candidate_from_run(run: RunData, budgets: Budgets,
                        task_tokens: tuple[float, str] | None) -> Candidate:
     req = find_metric(run, MEM_REQUIRED, units=("B",))
+    avail = _mem_available(run)
+    kv_cap = find_metric(run, (r"^kv_capacity_bytes$",), units=("B",))
+    kv_peak = find_metric(run, (r"^kv_peak_fraction$",))
+    if req is None and run.run.kind == "sim" and kv_cap is not None and kv_peak is not None \
+            and kv_cap.available and kv_peak.available:
+        # the serving simulator places weights first; what is left holds the KV cache
+        req = Quantity(kv_peak.value * kv_cap.value, "B", "simulated",
+                       f"peak KV cache ({kv_peak.source})")
+        avail = Quantity(kv_cap.value, "B", "simulated",
+                         f"KV capacity after weights ({kv_cap.source})")
     if req is None and run.run.kind == "sim":
         w = find_metric(run, (r"weights?_?(bytes|size|memory)",), units=("B",))
         kv = find_metric(run, (r"kv_?(cache)?_?(bytes|size|memory)",), units=("B",))
@@ -292,9 +327,11 @@ def candidate_from_run(run: RunData, budgets: Budgets,
         run_label=run.label, run_id=run.run.id,
         kind="design" if run.run.kind == "sim" else "device",
         target=run.target, model=run.model, quant=run.quant,
-        mem_required=req, mem_available=_mem_available(run),
+        mem_required=req, mem_available=avail,
         ttft=find_metric(run, TTFT, units=("s",)),
-        tps=find_metric(run, TPS, units=("tok/s",)),
+        tps=_decode_speed(run),
+        system_tps=find_metric(run, SYSTEM_TPS, units=("tok/s",))
+        if run.run.kind == "sim" else None,
         j_per_task=_energy_per_task(run, task_tokens),
         thermal=_thermal(run))
     checks, verdict = _checks(c, budgets)

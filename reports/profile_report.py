@@ -12,9 +12,11 @@ Per run, on one clock (the host monotonic clock the samples and events share):
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 
 from reports.data import (
+    STAT_EXCLUDE,
     RunData,
     find_metric,
     finite,
@@ -34,17 +36,27 @@ KIND_AXIS = {"power": "W", "memory": "MiB", "temperature": "°C", "frequency": "
              "utilisation": "%", "electrical": ""}
 
 HEADLINE = (
-    ("TTFT", (r"^ttft(_mean|_p50)?(_s|_ms)?$", r"ttft"), ("s",)),
-    ("decode", (r"^decode_tok_s$", r"decode.*(tok|tps)", r"^tps$", r"tok_?s|tok/s"),
+    ("TTFT p50", (r"ttft.*p50", r"^ttft(_mean)?(_s|_ms)?$", r"ttft"), ("s",)),
+    ("decode p50", (r"decode_tps\.p50", r"^decode_tok_s$", r"decode.*(tok|tps)", r"^tps$",
+                    r"tok_?s|tok/s"), ("tok/s",)),
+    ("prefill p50", (r"prefill_tps\.p50", r"^prefill_tok_s$", r"prefill.*(tok|tps)"),
      ("tok/s",)),
-    ("prefill", (r"^prefill_tok_s$", r"prefill.*(tok|tps)"), ("tok/s",)),
     ("ITL p50", (r"itl.*p50", r"itl"), ("s",)),
-    ("peak memory", (r"peak.*(rss|pss|mem)", r"(rss|pss|mem).*(peak|max)", r"rss|pss"),
-     ("B",)),
+    ("peak memory", (r"memory\.hwm", r"peak.*(rss|pss|mem)", r"(rss|pss|mem).*(peak|max)",
+                     r"memory\.(rss|pss)", r"rss|pss"), ("B",)),
     ("energy / token", (r"energy.*per.*token", r"j_per_tok"), ("J/token",)),
-    ("energy / task", (r"energy.*per.*task", r"energy_task"), ("J",)),
-    ("max temp", (r"temp.*max|max.*temp", r"temp"), ("°C",)),
+    ("energy / task", (r"energy_per_task", r"task\.energy_gross_j", r"energy.*per.*task"),
+     ("J",)),
+    ("max temp", (r"thermal\.max", r"temp.*max|max.*temp", r"temp"), ("°C",)),
 )
+CALL_TABLES = ("calls", "call", "request", "requests")
+
+
+def call_rows(run: RunData) -> list[tuple[str, dict]]:
+    """The run's per-call records without warm-up calls (all of them if all are warm-up)."""
+    rows = run.table(*CALL_TABLES)
+    measured = [(k, d) for k, d in rows if not d.get("warmup")]
+    return measured or rows
 
 
 def phase_of(name: str, track: str = "") -> str:
@@ -89,24 +101,41 @@ def _headline_rows(runs: list[RunData]) -> tuple[Table, list[str]]:
 
 
 def _spans(run: RunData) -> list[tuple[str, str, float, float, str]]:
-    """(track, name, start_s, dur_s, phase) from events, else from call records."""
-    out = [(e.track, e.name, e.t_start_s, e.dur_s, phase_of(e.name, e.track))
-           for e in run.events if e.dur_s is not None and e.dur_s >= 0]
-    if out:
-        return out
-    for key, row in run.table("call", "request"):
-        start = pick_num(row, "t_start_s", "start_s", "t_submit_s")
+    """(track, name, start_s, dur_s, phase): calls split into prefill and decode from the
+    call records (first-token time), plus every other span event (session phases, delays).
+    A call event already drawn from its record is not drawn twice."""
+    out = []
+    drawn_tracks: set[str] = set()
+    for key, row in run.table(*CALL_TABLES):
+        start = pick_num(row, "t_start_s", "start_s", "t_submit_s", "ready_s")
+        first = pick_num(row, "t_first_s", "first_token_s")
+        end = pick_num(row, "t_end_s", "done_s")
         ttft = pick_num(row, "ttft_s", "ttft_ms", "prefill_s", "prefill_ms")
-        total = pick_num(row, "latency_s", "e2e_s", "duration_s", "dur_s", "latency_ms")
-        label = str(row.get("role") or key)
+        total = pick_num(row, "e2e_s", "latency_s", "duration_s", "dur_s", "latency_ms")
         if start is None:
             continue
-        if ttft is not None:
-            out.append(("calls", f"{label} prefill", start, ttft, "prefill"))
-            if total is not None and total > ttft:
-                out.append(("calls", f"{label} decode", start + ttft, total - ttft, "decode"))
-        elif total is not None:
-            out.append(("calls", label, start, total, "call"))
+        if first is None and ttft is not None:
+            first = start + ttft
+        if end is None and total is not None:
+            end = start + total
+        track = f"slot{row['slot']}" if row.get("slot") is not None else "calls"
+        label = f"{row.get('role') or 'call'} {row.get('id') or key}"
+        if row.get("warmup"):
+            label += " (warm-up)"
+        drawn_tracks.add(track)
+        if first is not None:
+            out.append((track, f"{label} prefill", start, max(0.0, first - start), "prefill"))
+            if end is not None and end > first:
+                out.append((track, f"{label} decode", first, end - first, "decode"))
+        elif end is not None:
+            out.append((track, label, start, end - start, "call"))
+    for e in run.events:
+        if e.dur_s is None or e.dur_s < 0:
+            continue
+        if out and e.name.startswith("call ") and (e.track in drawn_tracks or
+                                                   e.track.startswith("slot")):
+            continue
+        out.append((e.track, e.name, e.t_start_s, e.dur_s, phase_of(e.name, e.track)))
     return out
 
 
@@ -186,7 +215,7 @@ def _roles(runs: list[RunData]) -> list:
     rows = []
     per_role: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        for _key, row in r.table("call"):
+        for _key, row in call_rows(r):
             role = str(row.get("role") or "call")
             ttft = pick_num(row, "ttft_s", "ttft_ms", "prefill_s", "prefill_ms")
             total = pick_num(row, "latency_s", "e2e_s", "duration_s", "dur_s", "latency_ms")
@@ -224,7 +253,12 @@ def _roles(runs: list[RunData]) -> list:
 
 def _token_latencies(run: RunData) -> list[float]:
     out: list[float] = []
-    for _, row in run.table("call", "request"):
+    for _, row in call_rows(run):
+        times = row.get("token_times_s")
+        if isinstance(times, list) and len(times) > 1:
+            ts = [finite(x) for x in times]
+            out.extend(b - a for a, b in zip(ts, ts[1:]) if a is not None and b is not None)
+            continue
         for key, scale in (("itl_s", 1.0), ("token_latencies_s", 1.0), ("itl_ms", 1e-3),
                            ("token_latencies_ms", 1e-3)):
             vals = row.get(key)
@@ -271,21 +305,42 @@ def _token_dist(runs: list[RunData]) -> list:
                                           "1 / mean ITL"), tuple(rows))]
 
 
+def _call_phase_energy(run: RunData) -> dict[str, Quantity]:
+    """Prefill and decode energy summed over measured calls (``call_energy`` records);
+    unavailable if any call's share is unavailable."""
+    rows = [d for k, d in run.table("call_energy")]
+    if not rows:
+        return {}
+    warm = {k for k, d in run.table(*CALL_TABLES) if d.get("warmup")}
+    rows = [d for k, d in run.table("call_energy") if k not in warm] or rows
+    out = {}
+    for phase in ("prefill", "decode"):
+        vals = [finite(d.get(f"{phase}_gross_j")) for d in rows]
+        src = str(rows[0].get("source") or "power samples")
+        total = None if any(v is None for v in vals) else sum(vals)
+        out[phase] = Quantity(total, "J", "measured", src)
+    return out
+
+
 def _energy_phase(runs: list[RunData]) -> list:
     import plotly.graph_objects as go
 
     rows = []
     bars: dict[str, dict[str, float]] = {}
     for r in runs:
+        for phase, total in _call_phase_energy(r).items():
+            rows.append((r.label, phase, f"sum of per-call {phase} energy", total))
+            if total.available:
+                bars.setdefault(r.label, {})[phase] = total.value
         for m in r.metrics:
             name = m.name.lower()
-            if "energy" not in name:
+            if "energy" not in name or re.search(STAT_EXCLUDE, name):
                 continue
             value, unit = to_canonical(m.value, m.unit)
             if unit not in ("J", "J/token"):
                 continue
             phase = next((p for p in ("prefill", "decode", "idle", "load", "task", "total",
-                                      "call", "token") if p in name), name)
+                                      "token", "call") if p in name), name)
             q = Quantity(value, unit, m.provenance, m.source)
             rows.append((r.label, phase, m.name, q))
             if unit == "J" and q.available and phase in ("prefill", "decode", "idle", "load"):

@@ -15,13 +15,28 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from reports.data import RunData, find_metric, finite, norm_unit, pick, pick_num
+from reports.data import (
+    STAT_EXCLUDE,
+    RunData,
+    find_metric,
+    finite,
+    norm_unit,
+    pick,
+    pick_num,
+    to_canonical,
+)
 from reports.doc import Note, Plot, Quantity, Report, Section, Table
 from reports.render import plot_text, section_or_nodata
 
-THROUGHPUT = (r"^(decode_)?throughput", r"^(?!.*prefill).*tok(ens)?_?(per_?)?s", r"tps$",
-              r"^(?!.*prefill).*throughput")
-LATENCY_NAMES = r"(latency|ttft|tpot|itl|iteration|e2e|step_time|time_per)"
+THROUGHPUT = (r"^throughput(_tok(ens)?_?(per_)?s)?$", r"^throughput", r"^decode_throughput",
+              r"^(?!.*(prefill|wall)).*tok(ens)?_?(per_?)?s", r"tps$",
+              r"^(?!.*(prefill|wall)).*throughput")
+LATENCY_COLUMNS = (
+    (r"ttft.*p50", r"ttft"),
+    (r"tpot.*p50", r"itl.*p50", r"tpot|itl|time_per_output"),
+    (r"^seconds$", r"iteration_s$", r"iteration|step_time"),
+    (r"task_latency.*p50", r"e2e.*p50", r"latency|e2e"),
+)
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -75,12 +90,16 @@ def _headline(runs: list[RunData], base: RunData | None) -> tuple[list, list[str
     base_tp = _throughput(base) if base else None
     for r in runs:
         tp = _throughput(r)
-        lat = [find_metric(r, (n,), units=("s",)) for n in
-               (r"ttft", r"tpot|itl|time_per_output", r"iteration|step", r"latency|e2e")]
+        lat = [find_metric(r, pats, units=("s",)) for pats in LATENCY_COLUMNS]
         ratio = None
         if tp and tp.available and base_tp and base_tp.available and base_tp.value:
             ratio = Quantity(tp.value / base_tp.value, "×", "simulated",
-                             f"ratio to {design_name(base)}")
+                             f"throughput ratio to {design_name(base)}")
+        elif base is not None and lat[2] is not None and lat[2].available and lat[2].value:
+            b = find_metric(base, LATENCY_COLUMNS[2], units=("s",))
+            if b is not None and b.available:  # one iteration on each: speed-up in time
+                ratio = Quantity(b.value / lat[2].value, "×", "simulated",
+                                 f"iteration-time speed-up over {design_name(base)}")
         rows.append((design_name(r), r.model, r.quant, r.label, tp, ratio, *lat))
         summary.append(f"{design_name(r)} ({r.model}): "
                        f"{tp.text() if tp else 'throughput unavailable'}"
@@ -88,9 +107,10 @@ def _headline(runs: list[RunData], base: RunData | None) -> tuple[list, list[str
     blocks.append(Table(
         "Throughput and latency per design",
         ("design", "model", "quant", "run", "throughput", f"× {design_name(base)}" if base
-         else "ratio", "TTFT", "TPOT / ITL", "iteration", "latency"), tuple(rows),
-        primary=True,
-        note="Ratios divide each design's throughput by the baseline design's."))
+         else "ratio", "TTFT p50", "TPOT p50", "iteration", "request latency p50"),
+        tuple(rows), primary=True,
+        note="Ratios divide each design's throughput by the baseline design's (or, for "
+             "single-iteration runs, the baseline's iteration time by the design's)."))
     tps = [(design_name(r), _throughput(r)) for r in runs]
     tps = [(d, q) for d, q in tps if q and q.available]
     if tps:
@@ -107,7 +127,7 @@ def _headline(runs: list[RunData], base: RunData | None) -> tuple[list, list[str
 
 
 def _time_of(row: dict) -> float | None:
-    return pick_num(row, "time_s", "dur_s", "latency_s", "t_s", "duration_s", "time_ms",
+    return pick_num(row, "seconds", "time_s", "dur_s", "latency_s", "t_s", "duration_s", "time_ms",
                     "latency_ms", "time_us", "time_ns", "latency_ns")
 
 
@@ -159,11 +179,24 @@ def _breakdown(runs: list[RunData], table: str, label_keys: tuple[str, ...], tit
             Table(f"{title} (table)", ("design", table, "time", "share"), tuple(rows))]
 
 
-def _busy_series(run: RunData, bins: int = 60) -> dict[str, tuple[list[float], list[float]]]:
-    """Busy fraction per lane group over time from events: {lane: (t_s, util)}.
+def _lane(track: str) -> tuple[str, bool] | None:
+    """Timeline track -> (lane, is a PIM channel). ``pim/ch3`` -> ("PIM", True),
+    ``npu/vector`` -> ("NPU vector", False); tracks that are not hardware units -> None."""
+    low = track.lower()
+    if re.match(r"pim[/_ -]?ch(annel)?[/_ -]?\d+$", low):
+        return "PIM", True
+    head, _, rest = low.partition("/")
+    if head in ("npu", "pim", "gpu", "hbm", "dram", "vector", "sram"):
+        name = head.upper() + (f" {rest}" if rest else "")
+        return name, False
+    return None
 
-    Lanes: ``npu``, ``pim`` (all ``pim*`` tracks, averaged over channels), ``hbm`` (tracks
-    named hbm/dram/mem). Union of spans within each track, so overlapping spans count once.
+
+def _busy_series(run: RunData, bins: int = 60) -> dict[str, tuple[list[float], list[float]]]:
+    """Busy fraction per unit over time from events: {lane: (t_s from start, util)}.
+
+    Each track's spans are merged (overlaps count once); ``pim/ch<N>`` tracks are averaged
+    into one PIM lane (mean channel busy fraction) when present.
     """
     spans = [(e.track, e.t_start_s, e.dur_s) for e in run.events if e.dur_s and e.dur_s > 0]
     if not spans:
@@ -173,105 +206,148 @@ def _busy_series(run: RunData, bins: int = 60) -> dict[str, tuple[list[float], l
     if t1 <= t0:
         return {}
     width = (t1 - t0) / bins
-    groups: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    tracks: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    lanes: dict[str, dict[bool, list[str]]] = defaultdict(lambda: defaultdict(list))
     for track, start, dur in spans:
-        low = track.lower()
-        if low.startswith("npu"):
-            g = "NPU"
-        elif low.startswith("pim"):
-            g = "PIM"
-        elif low.startswith(("hbm", "dram", "mem")):
-            g = "HBM"
-        else:
+        lane = _lane(track)
+        if lane is None:
             continue
-        groups[g][track].append((start, start + dur))
+        if track not in tracks:
+            lanes[lane[0]][lane[1]].append(track)
+        tracks[track].append((start, start + dur))
     out = {}
-    for g, tracks in groups.items():
-        channel_tracks = [t for t in tracks if re.search(r"ch\d+$", t)]
-        use = channel_tracks if (g == "PIM" and channel_tracks) else list(tracks)
+    for lane, kinds in lanes.items():
+        use = kinds[True] or kinds[False]
         util = [0.0] * bins
         for t in use:
-            for a, b in tracks[t]:
-                i0 = int((a - t0) / width)
-                i1 = min(bins - 1, int((b - t0) / width))
-                for i in range(max(0, i0), i1 + 1):
-                    lo = t0 + i * width
-                    hi = lo + width
-                    util[i] += max(0.0, min(b, hi) - max(a, lo)) / width
-        util = [min(1.0, u / len(use)) for u in util]
-        out[g] = ([t0 + (i + 0.5) * width - t0 for i in range(bins)], util)
+            for i, busy in enumerate(bin_busy(tracks[t], t0, width, bins)):
+                util[i] += busy
+        out[lane] = ([(i + 0.5) * width for i in range(bins)],
+                     [min(1.0, u / len(use)) for u in util])
     return out
+
+
+def bin_busy(intervals: list[tuple[float, float]], t0: float, width: float, bins: int
+             ) -> list[float]:
+    """Fraction of each time bin ``[t0 + i*width, t0 + (i+1)*width)`` covered by the union
+    of ``intervals``."""
+    merged: list[list[float]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    busy = [0.0] * bins
+    for a, b in merged:
+        i0 = max(0, int((a - t0) / width))
+        i1 = min(bins - 1, int((b - t0) / width))
+        for i in range(i0, i1 + 1):
+            lo = t0 + i * width
+            busy[i] += max(0.0, min(b, lo + width) - max(a, lo)) / width
+    return busy
+
+
+def _time_axis(span_s: float) -> tuple[float, str]:
+    for scale, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
+        if span_s * scale >= 1.0:
+            return scale, unit
+    return 1e9, "ns"
 
 
 def _utilisation(runs: list[RunData]) -> list:
     import plotly.graph_objects as go
 
-    fig = go.Figure()
-    rows = []
-    n = 0
+    series = []  # (label, t_s list, util fraction list)
     for r in runs:
-        series = _busy_series(r)
-        for lane, (ts, util) in series.items():
-            fig.add_trace(go.Scatter(x=[t * 1e6 for t in ts], y=[100 * u for u in util],
-                                     mode="lines", name=plot_text(f"{design_name(r)} {lane}")))
-            n += 1
-            rows.append((design_name(r), lane,
-                         Quantity(100 * sum(util) / len(util), "%", "simulated")))
-        for s_name in sorted({s.name for s in r.samples if "util" in s.name.lower()}):
+        for lane, (ts, util) in _busy_series(r).items():
+            series.append((f"{design_name(r)} {lane}", ts, util))
+        names = sorted({s.name for s in r.samples if "util" in s.name.lower()
+                        or s.name.lower().startswith("kv_usage")})
+        for s_name in names:
             pts = [s for s in r.samples if s.name == s_name and s.value is not None]
-            if pts:
-                t0 = pts[0].t_host_s
-                scale = 100.0 if max(p.value for p in pts) <= 1.0 else 1.0
-                fig.add_trace(go.Scatter(x=[(p.t_host_s - t0) * 1e6 for p in pts],
-                                         y=[p.value * scale for p in pts], mode="lines",
-                                         name=plot_text(f"{design_name(r)} {s_name}")))
-                n += 1
-    if not n:
-        return []
-    fig.update_layout(xaxis_title="simulated time (µs)", yaxis_title="busy (%)",
-                      yaxis_range=[0, 105])
-    return [Plot("NPU / PIM / HBM utilisation over time (simulated)", fig,
-                 note="Busy fraction of each unit per time bin, from the simulated timeline; "
-                      "PIM is the mean over channels."),
-            Table("Mean utilisation", ("design", "unit", "mean busy"), tuple(rows))]
+            if not pts:
+                continue
+            t0 = pts[0].t_host_s
+            frac = 1.0 if max(p.value for p in pts) <= 1.0 else 0.01
+            series.append((f"{design_name(r)} {s_name}", [p.t_host_s - t0 for p in pts],
+                           [p.value * frac for p in pts]))
+    blocks: list = []
+    if series:
+        span = max((max(ts) for _, ts, _ in series if ts), default=0.0)
+        scale, unit = _time_axis(span)
+        fig = go.Figure()
+        for label, ts, util in series:
+            fig.add_trace(go.Scatter(x=[t * scale for t in ts], y=[100 * u for u in util],
+                                     mode="lines", name=plot_text(label)))
+        fig.update_layout(xaxis_title=f"simulated time ({unit})", yaxis_title="busy (%)",
+                          yaxis_range=[0, 105])
+        blocks.append(Plot("NPU / PIM / HBM utilisation over time (simulated)", fig,
+                           note="Busy fraction of each unit per time bin of the simulated "
+                                "timeline (PIM: mean over channels), or the utilisation the "
+                                "serving simulator sampled."))
+    rows = []
+    for r in runs:
+        for m in r.metrics:
+            low = m.name.lower()
+            if (low.startswith(("util_", "utilisation.", "utilization.")) or
+                    low in ("busy_fraction", "kv_peak_fraction")) and m.unit in (
+                    "fraction", "", "ratio", "%"):
+                v = m.value
+                if v is not None and m.unit != "%":
+                    v = 100 * v
+                rows.append((design_name(r), m.name, Quantity(v, "%", m.provenance, m.source)))
+    if rows:
+        blocks.append(Table("Mean utilisation", ("design", "unit", "mean busy"), tuple(rows)))
+    return blocks
 
 
-COMPONENTS = ("npu", "pim", "hbm", "dram", "sram", "vector", "systolic", "gpu", "io",
-              "static", "background", "refresh", "interconnect", "compute", "noc", "host")
+def _tokens_per_iteration(run: RunData) -> float | None:
+    """Tokens one simulated decode iteration produces (its batch), for per-token energy."""
+    info = run.run.info.get("sim") if isinstance(run.run.info.get("sim"), dict) else {}
+    phase = info.get("phase") or run.attr("phase")
+    batch = finite(info.get("batch")) or finite(run.attr("batch_size"))
+    return batch if (phase in (None, "decode") and batch) else None
 
 
 def _energy_components(run: RunData) -> dict[str, Quantity]:
-    """Energy per token by component: metrics in J/token whose name names a component;
-    else metrics in J per component divided by the generated-token count."""
+    """Energy per token by component: metrics in J/token that name a component; else J per
+    component divided by generated tokens (serving) or by the batch (one decode step)."""
     out: dict[str, Quantity] = {}
-    tokens = find_metric(run, (r"generated_tokens|output_tokens|tokens_generated|^tokens$",))
+    tokens = find_metric(run, (r"^output_tokens$", r"generated_tokens|tokens_generated",))
+    per = (tokens.value, "generated tokens") if tokens and tokens.available and tokens.value \
+        else None
+    if per is None:
+        batch = _tokens_per_iteration(run)
+        per = (batch, "batch (one token per request per decode iteration)") if batch else None
     for m in run.metrics:
         name = m.name.lower()
-        if "energy" not in name:
+        if "energy" not in name or re.search(STAT_EXCLUDE, name):
             continue
-        from reports.data import to_canonical
-
         value, unit = to_canonical(m.value, m.unit)
         comp = _component(name)
-        if comp is None:
+        if comp is None or "task" in name:
             continue
         if norm_unit(unit) == "J/token":
             out[comp] = Quantity(value, "J/token", m.provenance, m.source)
-        elif unit == "J" and tokens and tokens.available and tokens.value and comp not in out:
-            out[comp] = Quantity(None if value is None else value / tokens.value, "J/token",
-                                 m.provenance, f"{m.source} / generated tokens")
+        elif unit == "J" and per is not None and comp not in out:
+            out[comp] = Quantity(None if value is None else value / per[0], "J/token",
+                                 m.provenance, f"{m.source}: {m.name} / {per[1]}")
     return out
 
 
+_ENERGY_WORDS = {"energy", "per", "token", "tok", "j", "pj", "mj", "uj", "iteration",
+                 "output", "gross", "net", "mean"}
+
+
 def _component(name: str) -> str | None:
-    """The component a metric name mentions (``energy_per_token.pim`` -> ``pim``)."""
+    """The component a metric names once the energy words are removed:
+    ``energy_per_token_j.pim`` -> ``pim``, ``energy_dram_background_j`` -> ``dram_background``;
+    None for totals."""
     words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
-    if "total" in words:
+    rest = [w for w in words if w not in _ENERGY_WORDS]
+    if not rest or "total" in rest:
         return None
-    for w in words:
-        if w in COMPONENTS:
-            return w
-    return None
+    return "_".join(rest)
 
 
 def _energy(runs: list[RunData]) -> list:

@@ -22,19 +22,21 @@ from reports.data import RunData, finite, group_samples, pick_num
 MAX_EVENTS = 2_000_000
 
 
-def _track_order(track: str) -> tuple[int, int, str]:
-    """npu first, then pim, then pim/ch0..N numerically, then anything else by name."""
+def _track_order(track: str) -> tuple[int, str, int, str]:
+    """npu first, then pim, then pim/ch0..N, then other tracks by name with trailing
+    numbers in numeric order (slot2 before slot10, requests/2 before requests/10)."""
     t = track.lower()
-    m = re.search(r"(?:ch|channel)[/_ -]?(\d+)$", t)
-    if t == "npu" or t.startswith("npu"):
-        return (0, 0, t)
-    if m and t.startswith("pim"):
-        return (2, int(m.group(1)), t)
-    if t.startswith("pim"):
-        return (1, 0, t)
-    if m:
-        return (3, int(m.group(1)), t)
-    return (4, 0, t)
+    m = re.match(r"^(.*?)(\d+)(\D*)$", t)
+    prefix, num = (m.group(1) + "#" + m.group(3), int(m.group(2))) if m else (t, -1)
+    if t.startswith("npu"):
+        rank = 0
+    elif t.startswith("pim"):
+        rank = 2 if m else 1
+    elif t.startswith(("gpu", "hbm", "dram")):
+        rank = 3
+    else:
+        rank = 4
+    return (rank, prefix, num, t)
 
 
 def _clean(obj: Any) -> Any:
@@ -50,25 +52,69 @@ def _clean(obj: Any) -> Any:
     return str(obj)
 
 
-def _spans_from_records(run: RunData) -> list[tuple[str, str, float, float | None, dict]]:
-    """When a run has no events, draw its call/request rows that carry start and duration."""
-    out = []
-    for table in ("call", "request"):
+def _lanes(intervals: list[tuple[float, float]]) -> list[int]:
+    """Greedy interval partitioning: a lane per interval so that no two overlap in a lane
+    (complete events on one thread must nest, so overlapping requests need lanes)."""
+    order = sorted(range(len(intervals)), key=lambda i: intervals[i])
+    ends: list[float] = []
+    lane = [0] * len(intervals)
+    for i in order:
+        a, b = intervals[i]
+        for k, end in enumerate(ends):
+            if end <= a:
+                lane[i], ends[k] = k, b
+                break
+        else:
+            lane[i] = len(ends)
+            ends.append(b)
+    return lane
+
+
+def _phase_spans(run: RunData) -> list[tuple[str, str, float, float | None, dict]]:
+    """Prefill and decode spans of every call/request record that has start, first-token
+    and end times, on ``<slot> phases`` tracks (profiles) or ``requests/<lane>`` tracks
+    (simulated serving)."""
+    rows = []
+    for table in ("calls", "call", "requests", "request"):
         for key, row in run.records.get(table, []):
-            start = pick_num(row, "t_start_s", "start_s", "t_submit_s", "arrival_s")
-            dur = pick_num(row, "dur_s", "latency_s", "e2e_s", "duration_s", "latency_ms")
-            if start is None:
+            start = pick_num(row, "t_start_s", "ready_s", "start_s", "arrival_s")
+            first = pick_num(row, "t_first_s", "first_token_s")
+            end = pick_num(row, "t_end_s", "done_s")
+            if start is None or end is None or end < start:
                 continue
-            name = str(row.get("role") or row.get("name") or f"{table} {key}")
-            out.append((table, name, start, dur, row))
+            if first is None:
+                ttft = pick_num(row, "ttft_s")
+                first = None if ttft is None else start + ttft
+            rows.append((table, key, row, start, first, end))
+        if rows:
+            break
+    if not rows:
+        return []
+    simulated = run.run.kind == "sim"
+    lanes = _lanes([(r[3], r[5]) for r in rows]) if simulated else [0] * len(rows)
+    out = []
+    for (table, key, row, start, first, end), lane in zip(rows, lanes):
+        if simulated:
+            track = f"requests/{lane}"
+        else:
+            track = (f"slot{row['slot']} phases" if row.get("slot") is not None
+                     else "call phases")
+        label = str(row.get("role") or table)
+        args = {"key": key, "role": row.get("role"), "prompt_tokens": row.get("prompt_tokens"),
+                "output_tokens": row.get("output_tokens"), "warmup": row.get("warmup")}
+        args = {k: v for k, v in args.items() if v is not None}
+        if first is not None and start <= first <= end:
+            out.append((track, f"{label} prefill", start, first - start, args))
+            out.append((track, f"{label} decode", first, end - first, args))
+        else:
+            out.append((track, label, start, end - start, args))
     return out
 
 
 def run_trace_events(run: RunData, pid: int) -> tuple[list[dict[str, Any]], float]:
     """Trace events for one run; returns (events, time offset subtracted in s)."""
     spans = [(e.track, e.name, e.t_start_s, e.dur_s, e.data or {}) for e in run.events]
-    if not spans:
-        spans = _spans_from_records(run)
+    spans += _phase_spans(run)
     groups = group_samples(run.samples)
     times = [s[2] for s in spans] + [x.t_host_s for g in groups.values() for x in g]
     t0 = min(times) if times else 0.0

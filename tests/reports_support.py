@@ -20,33 +20,41 @@ from neumelt.store import Event, Metric, Sample, Store
 XSS = '<script>document.body.setAttribute("data-pwned","1")</script>' \
       '<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'1\')">'
 
-DESIGNS = {  # design: (tok/s, J/token by component, TTFT s)
-    "gpu": (1000.0, {"gpu": 0.9, "hbm": 0.6}, 0.080),
-    "npu": (1250.0, {"npu": 0.5, "hbm": 0.6}, 0.070),
-    "npu-pim": (1800.0, {"npu": 0.4, "pim": 0.15, "hbm": 0.3}, 0.065),
-    "neupims": (2900.0, {"npu": 0.35, "pim": 0.12, "hbm": 0.2}, 0.060),
+DESIGNS = {  # design: (system tok/s, J/token by component, TTFT p50 s, TPOT p50 s)
+    "gpu": (1000.0, {"gpu": 0.9, "hbm": 0.6}, 0.080, 1 / 25),
+    "npu": (1250.0, {"npu": 0.5, "hbm": 0.6}, 0.070, 1 / 30),
+    "npu-pim": (1800.0, {"npu": 0.4, "pim": 0.15, "hbm": 0.3}, 0.065, 1 / 45),
+    "neupims": (2900.0, {"npu": 0.35, "pim": 0.12, "hbm": 0.2}, 0.060, 1 / 70),
 }
 
 
 def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b") -> int:
-    tps, energy, ttft = DESIGNS[design]
+    """A serving-style sim run (metric names as ``sim.serving`` writes them) that also holds
+    step-style stage/operator records and NPU/PIM/per-channel timeline events."""
+    tps, energy, ttft, tpot = DESIGNS[design]
     rng = random.Random(seed)
-    rid = store.start_run("sim", {"design": design, "model": model, "quant": "fp16",
-                                  "batch": 256}, name=f"{design} {model}")
-    ms = [Metric("throughput_tok_s", tps, "tok/s", "simulated", f"{design}, fast path"),
-          Metric("ttft_s", ttft, "s", "simulated", design),
-          Metric("tpot_s", 256 / tps, "s", "simulated", design),
-          Metric("memory_capacity_bytes", 32 * 2 ** 30, "B", "simulated", "HBM2 32 GB"),
-          Metric("weights_bytes", 14e9, "B", "simulated", "gpt3-7b fp16"),
-          Metric("kv_cache_bytes", 6e9, "B", "simulated", "batch 256"),
-          Metric("energy_per_token_j", sum(energy.values()), "J/token", "simulated", design),
+    rid = store.start_run("sim", {"serving": {"design": design, "model": model,
+                                              "workload": "mobile-agent-v2",
+                                              "max_batch": 256}},
+                          name=f"serve {design} {model}")
+    src = f"{design}/fast"
+    ms = [Metric("throughput_tok_s", tps, "tokens/s", "simulated", src),
+          Metric("decode_throughput_tok_s", tps * 1.1, "tokens/s", "simulated", src),
+          Metric("ttft_mean_s", ttft * 1.2, "s", "simulated", src),
+          Metric("ttft_p50_s", ttft, "s", "simulated", src),
+          Metric("ttft_p99_s", ttft * 3, "s", "simulated", src),
+          Metric("tpot_p50_s", tpot, "s", "simulated", src),
+          Metric("tpot_p99_s", tpot * 2, "s", "simulated", src),
+          Metric("kv_capacity_bytes", 18e9, "bytes", "simulated", src),
+          Metric("kv_peak_fraction", 0.4, "fraction", "simulated", src),
+          Metric("energy_per_token_j", sum(energy.values()), "J/token", "simulated", src),
           Metric("peak_flops", 262e12, "FLOP/s", "simulated", "128x128 @ 1 GHz x 8"),
           Metric("peak_bw_bytes_s", 1.024e12, "B/s", "simulated", "32 ch x 32 GB/s")]
     for comp, j in energy.items():
-        ms.append(Metric(f"energy_per_token.{comp}", j, "J/token", "simulated", design))
+        ms.append(Metric(f"energy_per_token_j.{comp}", j, "J/token", "simulated", src))
     store.add_metrics(rid, ms)
     store.add_records(rid, "stage", [
-        (s, {"stage": s, "time_s": t * 1e-3 * (1000 / tps)})
+        (s, {"cycles": int(t * 1e6 * 1000 / tps), "seconds": t * 1e-3 * (1000 / tps)})
         for s, t in (("qkv", 1.2), ("attention", 2.5), ("projection", 0.6), ("ffn", 3.1))])
     ops = []
     for name, flops, nbytes, t in (("qkv_gemm", 2.4e11, 1.0e8, 1.2e-3),
@@ -54,9 +62,7 @@ def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b"
                                    ("softmax", 4e7, 1e7, 0.1e-3),
                                    ("attend_gemv", 1.1e9, 5.5e8, 0.8e-3),
                                    ("ffn_gemm", 9.6e11, 4.0e8, 3.0e-3)):
-        ops.append((name, {"operator": name, "flops": flops, "bytes": nbytes,
-                           "time_s": t * 1000 / tps, "unit": "pim" if "gemv" in name
-                           else "npu"}))
+        ops.append((name, {"flops": flops, "bytes": nbytes, "seconds": t * 1000 / tps}))
     store.add_records(rid, "operator", ops)
     events = []
     t = 0.0
@@ -70,58 +76,87 @@ def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b"
             events.append(Event("pim", "attention", t + d, 3e-6))
         t += d + 3e-6
     store.add_events(rid, events)
+    store.add_samples(rid, [Sample(src, "utilisation.npu", i * 0.01, 0.5 + 0.4 * (i % 2),
+                                   "fraction", t_device_s=i * 0.01) for i in range(20)])
     store.finish_run(rid)
     return rid
 
 
-def add_profile_run(store: Store, seed: int = 1, device: str = f"pixel-{XSS}",
-                    model: str = "smollm2-135m", throttle: bool = True) -> int:
+def add_profile_run(store: Store, seed: int = 1, device: str = f"Pixel {XSS}",
+                    model: str = "/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    throttle: bool = True) -> int:
+    """A profile run shaped like ``profiler.session`` writes it: ``calls``/``tasks`` records,
+    slot and session events, runtime memory / thermal / clock samples, and an unavailable
+    power sensor."""
     rng = random.Random(seed)
-    rid = store.start_run("profile", {"device": device, "model": model, "quant": "Q4_1",
-                                      "workload": "mobile-agent-v2"}, name="agent task")
-    store.set_run_info(rid, "ram_total_bytes", 8 * 2 ** 30)
+    rid = store.start_run("profile", {"device": "local", "model": model,
+                                      "workload": "mobile-agent-v2", "tasks": 1},
+                          name="agent task")
+    store.set_run_info(rid, "device", {"kind": "android", "model": device, "soc": "Tensor",
+                                       "cores": 8, "ram_bytes": 8 * 2 ** 30, "os": "14",
+                                       "serial": "X1"})
     calls = []
-    events = []
+    events = [Event("session", "idle_baseline", 90.0, 9.0), Event("session", "load", 99.0, 0.8)]
     t = 100.0
     roles = ["planner", "decision", "reflector", "memory"]
-    for i in range(9):
+    for i in range(10):
         role = roles[i % len(roles)]
+        warm = i == 0
         ttft = rng.uniform(0.2, 0.6)
         n_out = rng.randint(20, 40)
-        slow = 1.0 + (0.4 * i / 8 if throttle else 0.0)
-        itl = [rng.uniform(0.008, 0.012) * slow for _ in range(n_out - 1)]
-        decode = sum(itl)
-        calls.append((f"c{i}", {"role": role, "task": "0", "prompt": f"tap {XSS}",
-                                "t_start_s": t, "ttft_s": ttft, "decode_s": decode,
-                                "latency_s": ttft + decode, "output_tokens": n_out,
-                                "prompt_tokens": 600, "itl_s": itl,
-                                "decode_tok_s": (n_out - 1) / decode}))
-        events.append(Event("call", role, t, ttft + decode, {"prompt": XSS}))
-        events.append(Event("phase", "prefill", t, ttft))
-        events.append(Event("phase", "decode", t + ttft, decode))
-        t += ttft + decode + 0.05
-    store.add_records(rid, "call", calls)
+        slow = 1.0 + (0.4 * i / 9 if throttle else 0.0)
+        times = [t + ttft]
+        for _ in range(n_out - 1):
+            times.append(times[-1] + rng.uniform(0.008, 0.012) * slow)
+        t_end = times[-1] + 0.001
+        key = f"r{0 if warm else 1}/t0/n{i}"
+        calls.append((key, {
+            "rep": 0 if warm else 1, "warmup": warm, "inst": 0, "id": f"n{i}", "kind": "call",
+            "role": role, "t_start_s": t, "t_first_s": t + ttft, "t_end_s": t_end,
+            "prompt_tokens": 600, "output_tokens": n_out, "token_times_s": times,
+            "output_text": f"tap {XSS}", "ttft_s": ttft, "e2e_s": t_end - t,
+            "decode_tps": (n_out - 1) / (times[-1] - times[0])}))
+        events.append(Event("slot0", f"call n{i}", t, t_end - t, {"key": key, "role": role}))
+        events.append(Event("slot0", "first_token", t + ttft, None, {"key": key}))
+        events += [Event("slot0", "token", x, None, {"key": key, "i": j})
+                   for j, x in enumerate(times)]
+        t = t_end + 0.05
+    events.append(Event("session", "task r1/t0", 100.0, t - 100.0))
+    store.add_records(rid, "calls", calls)
+    measured = [c for _, c in calls if not c["warmup"]]
+    store.add_records(rid, "tasks", [("r1/t0", {
+        "rep": 1, "inst": 0, "warmup": False, "calls": len(measured),
+        "output_tokens": sum(c["output_tokens"] for c in measured),
+        "energy_gross_j": None, "energy_net_j": None})])
     store.add_events(rid, events)
     samples = []
     ts = 100.0
     while ts < t:
-        samples.append(Sample("psutil", "rss_bytes", ts, 180e6 + rng.uniform(0, 2e7), "B"))
-        samples.append(Sample("thermal_zone0", "cpu_temp", ts, 40 + (ts - 100) * 0.8, "°C"))
+        samples.append(Sample("runtime.memory", "rss_bytes", ts, 180e6 + rng.uniform(0, 2e7),
+                              "B"))
+        samples.append(Sample("thermal_zone0", "cpu_temp", ts, 40 + (ts - 100) * 0.8, "C"))
         samples.append(Sample("cpufreq", "cpu0_freq", ts, 2.4e9 - (ts - 100) * 2e7, "Hz"))
         samples.append(Sample("powercap", "package_power", ts, None, "W"))  # unavailable
         ts += 0.25
     store.add_samples(rid, samples)
-    tot_decode = sum(c[1]["decode_s"] for c in calls)
-    tot_out = sum(c[1]["output_tokens"] for c in calls)
+    tot_decode = sum(c["t_end_s"] - c["t_first_s"] for c in measured)
+    tot_out = sum(c["output_tokens"] for c in measured)
     store.add_metrics(rid, [
-        Metric("ttft_s", sum(c[1]["ttft_s"] for c in calls) / len(calls), "s", "measured",
-               "host clock"),
-        Metric("decode_tok_s", (tot_out - len(calls)) / tot_decode, "tok/s", "measured",
-               "host clock"),
-        Metric("peak_rss_bytes", 2.0e8, "B", "measured", "psutil rss"),
-        Metric("energy_per_task_j", None, "J", "measured", "no power sensor"),
-        Metric("energy_prefill_j", None, "J", "measured", "no power sensor"),
-        Metric("energy_decode_j", None, "J", "measured", "no power sensor"),
+        Metric("ttft_s.p50", sorted(c["ttft_s"] for c in measured)[len(measured) // 2], "s",
+               "measured", "llama-cpp-python, host clock"),
+        Metric("ttft_s.sd", 0.1, "s", "measured", "llama-cpp-python, host clock"),
+        Metric("decode_tps.p50", (tot_out - len(measured)) / tot_decode, "tokens/s",
+               "measured", "llama-cpp-python, host clock"),
+        Metric("decode_tps.sd", 3.0, "tokens/s", "measured", "host clock"),
+        Metric("memory.hwm", 2.0e8, "bytes", "measured", "/proc of the runtime process"),
+        Metric("memory.min_mem_available", 5e9, "bytes", "measured", "/proc/meminfo"),
+        Metric("task.energy_gross_j.mean", None, "J", "measured", "no power source"),
+        Metric("energy.idle_baseline_j", None, "J", "measured", "no power source"),
+        Metric("energy.load_j", None, "J", "measured", "no power source"),
+        Metric("energy_per_output_token_j.mean", None, "J/token", "measured",
+               "no power source"),
+        Metric("thermal.max_c", max(s.value for s in samples if s.name == "cpu_temp"), "C",
+               "measured", "thermal_zone0"),
     ])
     store.finish_run(rid)
     return rid

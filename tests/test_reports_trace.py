@@ -60,13 +60,44 @@ def test_profile_trace_has_calls_phases_and_counters(tmp_path):
     _check_chrome_trace(json.loads(json.dumps(doc, allow_nan=False)))
     evs = doc["traceEvents"]
     counters = {e["name"] for e in evs if e["ph"] == "C"}
-    assert counters == {"rss_bytes [B] (psutil)", "cpu_temp [°C] (thermal_zone0)",
+    assert counters == {"rss_bytes [B] (runtime.memory)", "cpu_temp [C] (thermal_zone0)",
                         "cpu0_freq [Hz] (cpufreq)"}  # all-None power is a gap, not zeros
     n_temp = sum(1 for e in evs if e["name"].startswith("cpu_temp"))
     assert n_temp == len([s for s in store.samples(rid) if s.name == "cpu_temp"])
-    phases = [e for e in evs if e["ph"] == "X" and e["name"] in ("prefill", "decode")]
-    assert len(phases) == 18
+    threads = {e["tid"]: e["args"]["name"] for e in evs
+               if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert set(threads.values()) == {"slot0", "call phases", "session", "marker"}
+    calls = {c["id"]: c for _, _, c in store.records(rid, "calls")}
+    phases = [e for e in evs if e["ph"] == "X" and threads[e["tid"]] == "call phases"]
+    assert len(phases) == 2 * len(calls)
+    prefill = next(e for e in phases if e["name"] == "planner prefill")
+    c = next(c for c in calls.values() if c["role"] == "planner")
+    t0 = min(min(e.t_start_s for e in store.events(rid)),
+             min(s.t_host_s for s in store.samples(rid)))
+    assert prefill["ts"] == (c["t_start_s"] - t0) * 1e6
+    assert abs(prefill["dur"] - (c["t_first_s"] - c["t_start_s"]) * 1e6) < 1e-6
+    tokens = [e for e in evs if e["ph"] == "i" and e["name"] == "token"]
+    assert len(tokens) == sum(len(c["token_times_s"]) for c in calls.values())
     assert any(e["ph"] == "i" and e["name"] == "tap" for e in evs)
+
+
+def test_overlapping_simulated_requests_get_lanes(tmp_path):
+    store = Store(tmp_path / "s.db")
+    rid = store.start_run("sim", {"design": "npu"})
+    reqs = [(str(i), {"role": "decision", "ready_s": a, "first_token_s": a + 0.1,
+                      "done_s": b}) for i, (a, b) in enumerate([(0, 1), (0.5, 2), (1.0, 3),
+                                                                  (2.5, 4)])]
+    store.add_records(rid, "requests", reqs)
+    doc = build_trace(load_runs(store, [rid]))
+    _check_chrome_trace(doc)
+    spans = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    by_tid: dict[int, list] = {}
+    for e in spans:
+        by_tid.setdefault(e["tid"], []).append((e["ts"], e["ts"] + e["dur"]))
+    assert len(by_tid) == 2  # (0,1),(1,3) on one lane; (0.5,2),(2.5,4) on the other
+    for iv in by_tid.values():
+        iv.sort()
+        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(iv, iv[1:]))
 
 
 def test_two_runs_are_two_processes_and_nan_is_dropped(tmp_path):
@@ -80,5 +111,5 @@ def test_two_runs_are_two_processes_and_nan_is_dropped(tmp_path):
     text = json.dumps(doc, allow_nan=False)  # raises on NaN/inf
     _check_chrome_trace(json.loads(text))
     assert {e["pid"] for e in doc["traceEvents"]} == {1, 2}
-    power = [e for e in doc["traceEvents"] if e["ph"] == "C"]
+    power = [e for e in doc["traceEvents"] if e["ph"] == "C" and e["pid"] == 2]
     assert [p["args"]["value"] for p in power] == [2.5]
