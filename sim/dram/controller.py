@@ -65,7 +65,7 @@ def run_channel(std: DramStandard, ctrl: ControllerConfig, row_buffer: str,
     counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
     stats = np.zeros(K.N_STATS_BASE + o.pseudo_channels, dtype=np.int64)
     log = np.zeros((max(int(log_capacity), 0), 7), dtype=np.int64)
-    fn = K.channel_kernel.py_func if twin else K.channel_kernel
+    fn = K.channel_kernel_py if twin else K.channel_kernel
     fn(np.ascontiguousarray(arrival, dtype=np.int64), np.ascontiguousarray(is_write, np.int64),
        np.ascontiguousarray(bank, dtype=np.int64), np.ascontiguousarray(row, dtype=np.int64),
        np.ascontiguousarray(col, dtype=np.int64), p_cmd, p_tgt, p_arg,

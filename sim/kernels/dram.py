@@ -542,3 +542,96 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     stats[ST_NORMAL_END] = normal_end
     stats[ST_ISSUED] = issued
     return nlog
+
+
+@njit(cache=True)
+def stream_fast_channel(rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, nCCD_S, nCCD_L,
+                        nRTRS, nRCD, nCAS, nRAS, nRP, nTAIL, nRFC, nREFI, refresh_on):
+    """Fast path for a sequential stream in one channel (all reads or all writes).
+
+    Closed form per row segment: the first column command of a segment waits for its row
+    (nRCD after an ACT issued ahead, or nTAIL + nRP + nRCD when its bank must first close
+    another row); the rest follow at the column-to-column gap (nCCD_L within a bank group,
+    max(nCCD_S, nBL) across groups, nBL + nRTRS across ranks). A refresh that falls due stops
+    the rank's stream: PREA (after nRAS / nTAIL), nRP, REF, nRFC, then ACT + nRCD.
+    ``nTAIL`` = nRTP for reads, nCWL + nBL + nWR for writes; ``nCAS`` = nCL or nCWL.
+    Returns the cycle of the last data beat.
+    """
+    n = rank.shape[0]
+    if n == 0:
+        return 0
+    nbanks = nranks * nbg * nbpg
+    open_row = np.full(nbanks, -1, dtype=np.int64)
+    act_t = np.full(nbanks, -(1 << 40), dtype=np.int64)
+    last_col_bank = np.full(nbanks, -(1 << 40), dtype=np.int64)
+    last_col_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
+    last_act_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
+    next_ref = np.zeros(nranks, dtype=np.int64)
+    for r in range(nranks):
+        next_ref[r] = nREFI + r * (nREFI // nranks)
+    t = np.int64(-(1 << 40))
+    prev_r = -1
+    prev_g = -1
+    for i in range(n):
+        r = rank[i]
+        g = r * nbg + bg[i]
+        b = g * nbpg + bank[i]
+        if prev_r < 0:
+            x = np.int64(0)
+        elif r != prev_r:
+            x = t + nBL + nRTRS
+        elif g == prev_g:
+            x = t + (nCCD_L if nCCD_L > nBL else nBL)
+        else:
+            x = t + (nCCD_S if nCCD_S > nBL else nBL)
+        if refresh_on and next_ref[r] <= x:
+            pre = next_ref[r]
+            v = last_col_rank[r] + nTAIL
+            if v > pre:
+                pre = v
+            v = last_act_rank[r] + nRAS
+            if v > pre:
+                pre = v
+            resume = pre + nRP + nRFC
+            for bb in range(r * nbg * nbpg, (r + 1) * nbg * nbpg):
+                open_row[bb] = -1
+            if resume > x:
+                x = resume
+            while next_ref[r] <= x:
+                next_ref[r] += nREFI
+        if open_row[b] != row[i]:
+            a = x - nRCD
+            if open_row[b] >= 0:
+                v = last_col_bank[b] + nTAIL + nRP
+                if act_t[b] + nRAS + nRP > v:
+                    v = act_t[b] + nRAS + nRP
+                if v > a:
+                    a = v
+            if a < 0:
+                a = 0
+            open_row[b] = row[i]
+            act_t[b] = a
+            last_act_rank[r] = a
+            if a + nRCD > x:
+                x = a + nRCD
+        t = x
+        last_col_bank[b] = t
+        last_col_rank[r] = t
+        prev_r = r
+        prev_g = g
+    return t + nCAS + nBL
+
+
+def _make_twin():
+    """Pure-Python twin of :func:`channel_kernel`: its source run by CPython, with the helper
+    kernels replaced by their Python sources too (nothing compiled on this path)."""
+    import types
+
+    g = dict(globals())
+    for name in ("_ready", "_ready_bank", "_apply", "_set_open"):
+        g[name] = globals()[name].py_func
+    return types.FunctionType(channel_kernel.py_func.__code__, g, "channel_kernel_py")
+
+
+channel_kernel_py = _make_twin()
+stream_fast_channel_py = stream_fast_channel.py_func
