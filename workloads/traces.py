@@ -234,11 +234,10 @@ def synthetic_trace(dataset: str = "sharegpt", n: int = 1000, seed: int = 0,
         return out[:k]
 
     # sessions: draw turns per session until n requests
-    turns: list[int] = []
-    while sum(turns) < n:
-        w = np.asarray(ds.turn_weights, dtype=float)
-        turns.append(int(ds.turns[int(turn_rng.choice(len(w), p=w / w.sum()))]))
-    n_sessions = len(turns)
+    w = np.asarray(ds.turn_weights, dtype=float)
+    drawn = np.asarray(ds.turns)[turn_rng.choice(len(w), size=n, p=w / w.sum())]
+    n_sessions = int(np.searchsorted(np.cumsum(drawn), n) + 1)  # sessions to reach n turns
+    turns = [int(k) for k in drawn[:n_sessions]]
     lengths = draw_lengths(n)
     starts = _arrival_times(arrival, n_sessions, rate, cv, arr_rng)
     reqs: list[Request] = []

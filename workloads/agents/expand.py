@@ -1,9 +1,9 @@
 """Expander: (template, seed, instances) -> a flat, dependency-ordered list of calls.
 
-The result is a pure function of the template and the seed. One
-``numpy.random.SeedSequence(seed, spawn_key=(instance, h1, h2))`` stream is used per
-(instance, node path, field), where ``h1, h2`` hash the path (e.g. ``step[3]/captions[7]/
-caption:output``); editing one node therefore does not reshuffle the draws of others.
+The result is a pure function of the template and the seed. Every (instance, node path,
+field) has its own random stream: a ``numpy.random.Philox`` generator keyed by a BLAKE2b
+hash of ``seed|instance|path:field`` (e.g. ``7|0|step[3]/captions[7]/caption:output``);
+editing one node therefore does not reshuffle the draws of others.
 
 Record ids are paths: ``step[3]/decision`` (loop iteration 3), ``step[3]/captions[7]/caption``
 (fan-out branch 7), ``run#1/...`` or ``plan#2`` (retry attempts 1, 2). ``deps`` name ids of
@@ -159,13 +159,14 @@ class _Expander:
         self.index: dict[str, int] = {}
         self.inst = 0
         self.arrival: float | None = None
+        self.base_dir = t.base_dir
 
     # ---- randomness ----------------------------------------------------------------------
     def rng(self, key: str) -> np.random.Generator:
-        h = hashlib.blake2b(key.encode(), digest_size=8).digest()
-        a, b = struct.unpack("<II", h)
-        ss = np.random.SeedSequence(self.seed, spawn_key=(self.inst, a, b))
-        return np.random.Generator(np.random.PCG64(ss))
+        """The stream of (seed, instance, ``key``): a Philox generator keyed by a hash."""
+        h = hashlib.blake2b(f"{self.seed}|{self.inst}|{key}".encode(), digest_size=16).digest()
+        k = np.array(struct.unpack("<QQ", h), dtype=np.uint64)
+        return np.random.Generator(np.random.Philox(key=k))
 
     def draw(self, spec: Any, scope: _Scope, key: str, field: str, integer: bool,
              node: Node) -> float:
@@ -178,8 +179,8 @@ class _Expander:
             except KeyError:
                 raise self.t.doc.error(f"{node.key}.{field}", f"undefined variable '{name}'")\
                     from None
-        return numbers.evaluate(spec, self.rng(f"{key}:{field}"), var, integer,
-                                f"{node.key}.{field}", self.t.doc, self.t.base_dir)
+        return numbers.evaluate(spec, _LazyRng(self, f"{key}:{field}"), var, integer,
+                                f"{node.key}.{field}", self.t.doc, self.base_dir)
 
     def count(self, spec: Any, scope: _Scope, key: str, field: str, node: Node) -> int:
         n = int(self.draw(spec, scope, key, field, True, node))
@@ -361,6 +362,20 @@ class _Expander:
                 return None
             total += t
         return total
+
+
+class _LazyRng:
+    """Creates the generator only when a draw needs randomness (constants need none)."""
+
+    __slots__ = ("_ex", "_key", "_g")
+
+    def __init__(self, ex: _Expander, key: str) -> None:
+        self._ex, self._key, self._g = ex, key, None
+
+    def __getattr__(self, name: str):
+        if self._g is None:
+            self._g = self._ex.rng(self._key)
+        return getattr(self._g, name)
 
 
 class _Node0:
