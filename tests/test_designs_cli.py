@@ -48,3 +48,15 @@ def test_step_bad_input_exits_2_with_one_message(cli, tmp_path):
     assert r.returncode == 2 and "layers" in r.stderr
     r = cli("sim", "step", "--design", "gpu", "--hw", "npu-neupims")
     assert r.returncode == 2 and "GPU hardware" in r.stderr
+
+
+def test_step_neupims_writes_pim_tracks(cli, tmp_path):
+    r = cli("sim", "step", "--design", "neupims", "--batch", "64", "--sub-batch", "on",
+            "--channels", "greedy", "--fidelity", "fast", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert list(out["stages"]) == ["A", "B", "C", "D", "E", "F"]
+    assert out["source"] == "neupims/fast"
+    store = Store(tmp_path / "neumelt.db")
+    tracks = {e.track for e in store.events(out["run_id"])}
+    assert {"npu", "pim"} <= tracks and any(t.startswith("pim/ch") for t in tracks)

@@ -125,3 +125,31 @@ def test_hw_yaml_errors_name_file_key_and_line(tmp_path):
     d = get_design("npu", hw=str(ok))
     res = d.decode_iteration("smollm2-135m", [100, 200], layers=1)
     assert res.utilisation["npu"] <= 1.0 and math.isfinite(res.total_cycles)
+
+
+@pytest.mark.parametrize("name,fidelity", [("npu-pim", "command"), ("neupims", "fast")])
+def test_pim_designs_run_llama_gqa_and_prefill(name, fidelity):
+    seq = synthetic_batch(40, seed=11, mean_len=200).seq_lens
+    d = get_design(name, fidelity=fidelity, tp=4)
+    res = d.decode_iteration("llama3-8b", seq, layers=2)
+    _check(res)
+    assert res.fidelity == fidelity
+    assert res.energy_j["pim"] > 0
+    assert any("grouped-query" in n for n in res.notes)
+    pre = d.prefill("llama3-8b", [64, 300])
+    _check(pre)
+    assert pre.energy_j["pim"] == 0.0          # prefill attention is a GEMM on the NPU
+
+
+def test_channel_policies_and_given_channels_are_checked():
+    seq = synthetic_batch(64, seed=4).seq_lens
+    rr = get_design("npu-pim", channels="rr").decode_iteration("gpt3-7b", seq, layers=1)
+    greedy = get_design("npu-pim", channels="greedy").decode_iteration("gpt3-7b", seq,
+                                                                       layers=1)
+    # greedy min-load balancing never loses to round-robin on the attention stage
+    assert greedy.stages["B"] <= rr.stages["B"]
+    with pytest.raises(InputError, match="ch_idx"):
+        get_design("npu-pim", channels="given").decode_iteration("gpt3-7b", seq, layers=1)
+    with pytest.raises(InputError, match="out of range"):
+        get_design("npu-pim").decode_iteration("gpt3-7b", seq[:2], channel_idx=[0, 99],
+                                               layers=1)
