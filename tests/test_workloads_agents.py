@@ -302,3 +302,18 @@ def test_property_shipped_template_any_seed(seed):
     assert_topological(a)
     assert all(c.prompt_tokens >= 1 and c.output_tokens >= 0 for c in a if c.kind == "call")
     assert a == expand("mobile-agent-v2", seed=seed)
+
+
+def test_params_override_template_vars(capsys):
+    calls = expand("mobile-agent-v2", seed=2, params={"steps": 3})
+    assert sum(c.role == "decision" for c in calls) == 3
+    few = expand("parrot-map-reduce", seed=0, params={"chunks": 30})
+    assert sum(c.role == "summarize" for c in few) == 30
+    with pytest.raises(InputError, match="no variable 'stepz'"):
+        expand("mobile-agent-v2", seed=2, params={"stepz": 3})
+    assert main(["workloads", "expand", "mobile-agent-v2", "--set", "steps=-3"]) == 2
+    assert "evaluated to -3" in capsys.readouterr().err
+    assert main(["workloads", "expand", "mobile-agent-v2", "--seed", "4", "--set",
+                 "steps={dist: const, value: 2}", "--jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(json.loads(x)["role"] == "decision" for x in lines) == 2

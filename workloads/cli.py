@@ -34,7 +34,11 @@ def register(sub, common) -> None:
                            ("expand", "expand a template into a flat list of calls (JSONL)")):
         p = wsub.add_parser(name, parents=[common], help=helptext)
         p.add_argument("template", help="template name or YAML file")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--seed", type=int, default=None,
+                       help="random seed (default: the template's seed, else 0)")
+        p.add_argument("--set", dest="params", action="append", default=[],
+                       metavar="VAR=VALUE", help="override a template variable; VALUE is a "
+                       "number or a YAML NumberSpec such as '{dist: const, value: 5}'")
         p.add_argument("--instances", type=int, default=None,
                        help="task instances (default: the template's arrivals.instances)")
         p.add_argument("--model", default=None,
@@ -180,13 +184,31 @@ def _wl_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expand(args: argparse.Namespace):
-    from workloads.agents import expand, load_template
+def _params(items: list[str]) -> dict:
+    import yaml
 
-    t = load_template(args.template)
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"bad --set '{item}'", key="--set", expected="VAR=VALUE")
+        try:
+            out[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise InputError(f"bad value in --set '{item}'", key="--set",
+                             expected="a number or a YAML NumberSpec") from None
+    return out
+
+
+def _expand(args: argparse.Namespace):
+    from workloads.agents import expand, load_template, with_vars
+
+    t = with_vars(load_template(args.template), _params(args.params))
     n = args.instances if args.instances is not None else t.arrivals.instances
     if n < 1:
         raise InputError(f"got {n}", key="--instances", expected="an integer >= 1")
+    if args.seed is None:
+        args.seed = t.seed if t.seed is not None else 0
     if args.seed < 0:
         raise InputError(f"got {args.seed}", key="--seed", expected="an integer >= 0")
     return t, n, expand(t, seed=args.seed, instances=n, model=args.model)
@@ -268,7 +290,7 @@ def _wl_expand(args: argparse.Namespace) -> int:
         return 0
     if _json(args):
         print_json({"schema": "agentwl/v1", "template": t.name, "seed": args.seed,
-                    "instances": n, "model": args.model,
+                    "instances": n, "model": args.model, "params": _params(args.params),
                     "calls": [c.to_dict() for c in calls]})
         return 0
     rows = [{"inst": c.inst, "id": c.id, "kind": c.kind, "deps": len(c.deps),

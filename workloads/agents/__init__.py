@@ -14,7 +14,7 @@ from typing import Any
 
 from neumelt.errors import InputError
 from workloads.agents.expand import MAX_COUNT, CallRecord, expand_template
-from workloads.agents.template import SCHEMA, Node, Template, load_template_file
+from workloads.agents.template import SCHEMA, Node, Template, load_template_file, with_vars
 
 __all__ = [
     "MAX_COUNT",
@@ -26,6 +26,7 @@ __all__ = [
     "list_templates",
     "load_template",
     "template_dir",
+    "with_vars",
 ]
 
 
@@ -70,12 +71,14 @@ def _bind_models(model: Any) -> Any:
 
 
 def expand(name_or_path: str | Path | Template, seed: int, instances: int = 1,
-           model: Any = None) -> list[CallRecord]:
+           model: Any = None, params: dict[str, Any] | None = None) -> list[CallRecord]:
     """Expand a template into a flat, dependency-ordered list of :class:`CallRecord`.
 
     ``model`` binds the template's model slots: a :class:`~workloads.models.ModelSpec` (or
     preset name) for every slot, or a dict slot -> model. A model with a vision rule fills
-    ``image_tokens``. The same (template, seed, instances) always gives the same list.
+    ``image_tokens``. ``params`` overrides top-level template ``vars`` (name -> NumberSpec,
+    e.g. ``{"steps": 20}``). The same (template, seed, instances, params) always gives the
+    same list.
     """
-    t = load_template(name_or_path)
+    t = with_vars(load_template(name_or_path), params or {})
     return expand_template(t, seed, instances, _bind_models(model))

@@ -184,6 +184,9 @@ class _Expander:
 
     def count(self, spec: Any, scope: _Scope, key: str, field: str, node: Node) -> int:
         n = int(self.draw(spec, scope, key, field, True, node))
+        if n < 0 and isinstance(spec, str):
+            raise self.t.doc.error(f"{node.key}.{field}", f"{spec} evaluated to {n}",
+                                   "a non-negative count (give the variable a 'min: 0')")
         if n > MAX_COUNT:
             raise self.t.doc.error(f"{node.key}.{field}", f"drew {n}",
                                    f"at most {MAX_COUNT}")

@@ -41,6 +41,7 @@ expected; a dependency cycle names the nodes on it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -566,6 +567,30 @@ def _all_refs(n: Node) -> list[str]:
     for b in n.body:
         out.extend(_all_refs(b))
     return out
+
+
+def with_vars(t: Template, overrides: dict[str, Any]) -> Template:
+    """``t`` with some top-level ``vars`` replaced (each a NumberSpec; names must exist)."""
+    if not overrides:
+        return t
+    names = [n for n, _ in t.vars]
+    known = set(BUILTIN_VARS)
+    if t.arrivals.process == "trace":
+        known |= {"req_prompt", "req_output", "req_prefix", "req_session", "req_turn"}
+    out = []
+    for name, spec in t.vars:
+        if name in overrides:
+            spec = overrides[name]
+            numbers.check(spec, f"vars.{name}", Doc(data=None, file="--set"), "number", known,
+                          t.base_dir)
+        known.add(name)
+        out.append((name, spec))
+    for name in overrides:
+        if name not in names:
+            raise InputError(f"template '{t.name}' has no variable '{name}'", key="--set",
+                             expected="one of " + ", ".join(names) if names else
+                             "a template with vars")
+    return dataclasses.replace(t, vars=tuple(out))
 
 
 def load_template_file(path: str | Path) -> Template:
