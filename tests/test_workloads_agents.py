@@ -317,3 +317,22 @@ def test_params_override_template_vars(capsys):
                  "steps={dist: const, value: 2}", "--jsonl"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert sum(json.loads(x)["role"] == "decision" for x in lines) == 2
+
+
+def test_jsonl_round_trip_and_checked_reading(tmp_path):
+    from workloads.agents import load_calls
+
+    calls = expand("llmcompiler", seed=9, instances=3)
+    p = tmp_path / "calls.jsonl"
+    assert main(["workloads", "expand", "llmcompiler", "--seed", "9", "--instances", "3",
+                 "-o", str(p)]) == 0
+    assert load_calls(p) == calls
+    assert expand(str(p), seed=0, instances=2) == [c for c in calls if c.inst < 2]
+    lines = p.read_text().splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([lines[1], lines[0]]) + "\n")   # a dependant before its dep
+    with pytest.raises(InputError, match=r"bad.jsonl:1.*not an earlier record"):
+        load_calls(bad)
+    bad.write_text(lines[0] + "\n{oops\n")
+    with pytest.raises(InputError, match=r"bad.jsonl:2.*not valid JSON"):
+        load_calls(bad)
