@@ -152,8 +152,7 @@ class NpuDesign:
             npu_b = tuple([int(math.ceil(npu_read_bytes / n_ch))] * n_ch)
         r = pim_attention(self.hw, dims, key, self.row_buffer, self.fidelity, npu_b)
         sm = vector_timing(self.hw, "softmax", dims.heads * int(sum(seq)))
-        energy = float(sum(dict(r.energy_j).values())) if isinstance(r.energy_j, dict) \
-            else float(r.energy_j)
+        energy = _pim_energy_j(r.energy_j)
         cmds = tuple(sorted((str(k), int(v)) for k, v in dict(r.commands).items()))
         return _Attn(cycles=int(r.cycles) + sm.cycles, logits=int(r.logits_cycles),
                      softmax=sm.cycles, attend=int(r.attend_cycles),
@@ -409,6 +408,18 @@ class _Acc:
             self.commands[k] = self.commands.get(k, 0) + v
         if a.error_bound is not None:
             self.error_bound = max(self.error_bound or 0.0, float(a.error_bound))
+
+
+def _pim_energy_j(parts) -> float:
+    """PIM-side energy of an attention call: the IDD model's total less the normal reads
+    and writes (the NPU's traffic, counted under ``dram`` from bytes moved)."""
+    if not isinstance(parts, dict):
+        return float(parts)
+    d = {k: float(v) for k, v in parts.items()}
+    total = d.pop("total", None)
+    if total is None:
+        total = sum(d.values())
+    return max(0.0, total - d.get("rd", 0.0) - d.get("wr", 0.0))
 
 
 @lru_cache(maxsize=256)
