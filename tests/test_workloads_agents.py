@@ -336,3 +336,20 @@ def test_jsonl_round_trip_and_checked_reading(tmp_path):
     bad.write_text(lines[0] + "\n{oops\n")
     with pytest.raises(InputError, match=r"bad.jsonl:2.*not valid JSON"):
         load_calls(bad)
+
+
+def test_serial_knob_and_dag_stats():
+    from workloads.agents import dag_stats, serialize
+
+    dag = expand("parrot-map-reduce", seed=0)
+    st = dag_stats(dag)
+    assert st["calls_per_task"] == 16 and st["critical_path_calls"] == 2
+    assert st["max_parallel_calls"] == 15
+    ser = serialize(dag)
+    assert_topological(ser)
+    assert [c.prompt_tokens for c in ser] == [c.prompt_tokens for c in dag]
+    assert all(c.deps == (p.id,) for p, c in zip(ser, ser[1:]))
+    st = dag_stats(ser)
+    assert st["critical_path_calls"] == 16 and st["max_parallel_calls"] == 1
+    v2 = serialize(expand("mobile-agent-v2", seed=1))
+    assert_topological(v2)  # continues stay in deps

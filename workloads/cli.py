@@ -41,6 +41,8 @@ def register(sub, common) -> None:
                        "number or a YAML NumberSpec such as '{dist: const, value: 5}'")
         p.add_argument("--instances", type=int, default=None,
                        help="task instances (default: the template's arrivals.instances)")
+        p.add_argument("--serial", action="store_true",
+                       help="run each task's calls one at a time (serial code vs the DAG)")
         p.add_argument("--model", default=None,
                        help="bind every model slot to this preset/YAML (fills image_tokens)")
         if name == "expand":
@@ -211,7 +213,12 @@ def _expand(args: argparse.Namespace):
         args.seed = t.seed if t.seed is not None else 0
     if args.seed < 0:
         raise InputError(f"got {args.seed}", key="--seed", expected="an integer >= 0")
-    return t, n, expand(t, seed=args.seed, instances=n, model=args.model)
+    calls = expand(t, seed=args.seed, instances=n, model=args.model)
+    if args.serial:
+        from workloads.agents import serialize
+
+        calls = serialize(calls)
+    return t, n, calls
 
 
 def _role_stats(calls) -> list[dict]:
@@ -250,14 +257,17 @@ def _role_stats(calls) -> list[dict]:
 
 def _wl_show(args: argparse.Namespace) -> int:
     from neumelt.output import print_json, print_table
+    from workloads.agents import dag_stats
 
     t, n, calls = _expand(args)
     rows = _role_stats(calls)
+    dag = dag_stats(calls)
     info = {"template": t.name, "file": t.file, "description": " ".join(t.description.split()),
             "sources": t.sources, "models": t.models, "arrivals": vars(t.arrivals),
             "vars": {k: v for k, v in t.vars}, "seed": args.seed, "instances": n,
             "records": len(calls), "calls": sum(c.kind == "call" for c in calls),
-            "provenance": "estimated (template defaults; see sources)", "roles": rows}
+            "provenance": "estimated (template defaults; see sources)", "dag": dag,
+            "roles": rows}
     if _json(args):
         print_json(info)
         return 0
@@ -267,6 +277,9 @@ def _wl_show(args: argparse.Namespace) -> int:
     print(f"seed {args.seed}, {n} instance(s): {info['records']} records, {info['calls']} "
           f"LLM calls")
     print_table(rows, title="Per task (mean over instances; tokens and seconds estimated)")
+    print(f"critical path: {dag['critical_path_calls']:.1f} calls + "
+          f"{dag['critical_path_delay_s']:.1f} s of delays; up to "
+          f"{dag['max_parallel_calls']:.1f} calls at once (per task, estimated)")
     return 0
 
 
@@ -291,6 +304,7 @@ def _wl_expand(args: argparse.Namespace) -> int:
     if _json(args):
         print_json({"schema": "agentwl/v1", "template": t.name, "seed": args.seed,
                     "instances": n, "model": args.model, "params": _params(args.params),
+                    "serial": args.serial,
                     "calls": [c.to_dict() for c in calls]})
         return 0
     rows = [{"inst": c.inst, "id": c.id, "kind": c.kind, "deps": len(c.deps),

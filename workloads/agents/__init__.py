@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from neumelt.errors import InputError
-from workloads.agents.expand import MAX_COUNT, CallRecord, expand_template
+from workloads.agents.expand import MAX_COUNT, CallRecord, dag_stats, expand_template, serialize
 from workloads.agents.template import SCHEMA, Node, Template, load_template_file, with_vars
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "CallRecord",
     "Node",
     "Template",
+    "dag_stats",
     "expand",
+    "serialize",
     "list_templates",
     "load_calls",
     "load_template",

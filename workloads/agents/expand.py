@@ -429,3 +429,54 @@ def _arrivals(t: Template, seed: int, n: int) -> tuple[list[dict[str, float]],
     gaps = rng.exponential(1.0 / float(a.rate), size=n)
     gaps[0] = 0.0
     return extra, [round(float(x), 9) for x in np.cumsum(gaps)]
+
+
+def serialize(calls: list[CallRecord]) -> list[CallRecord]:
+    """The same calls run one at a time per instance, in list order (each record depends on
+    the previous one; ``after_partial`` dropped): the "code is more serial than the DAG"
+    experiment knob."""
+    from dataclasses import replace
+
+    out: list[CallRecord] = []
+    last: dict[int, str] = {}
+    for c in calls:
+        prev = last.get(c.inst)
+        deps = (prev,) if prev is not None else ()
+        if c.continues and c.continues not in deps:
+            deps = deps + (c.continues,)
+        out.append(replace(c, deps=deps, after_partial=()))
+        last[c.inst] = c.id
+    return out
+
+
+def dag_stats(calls: list[CallRecord]) -> dict[str, float]:
+    """Mean per instance: records, LLM calls, critical path (calls and seconds of delays on
+    the longest call chain), widest level of calls that could run at once."""
+    level: dict[tuple[int, str], int] = {}
+    delay_on_path: dict[tuple[int, str], float] = {}
+    per: dict[int, dict[str, float]] = {}
+    widths: dict[int, dict[int, int]] = {}
+    for c in calls:
+        lv = max((level[(c.inst, d)] for d in c.deps), default=0)
+        dl = max((delay_on_path[(c.inst, d)] for d in c.deps), default=0.0)
+        if c.kind == "call":
+            lv += 1
+            widths.setdefault(c.inst, {}).setdefault(lv, 0)
+            widths[c.inst][lv] += 1
+        else:
+            dl += c.seconds or 0.0
+        level[c.key], delay_on_path[c.key] = lv, dl
+        st = per.setdefault(c.inst, {"records": 0, "calls": 0, "depth": 0, "delay_s": 0.0})
+        st["records"] += 1
+        st["calls"] += c.kind == "call"
+        if lv > st["depth"] or (lv == st["depth"] and dl > st["delay_s"]):
+            st["depth"], st["delay_s"] = lv, dl
+    n = len(per) or 1
+    return {
+        "instances": len(per),
+        "records_per_task": sum(v["records"] for v in per.values()) / n,
+        "calls_per_task": sum(v["calls"] for v in per.values()) / n,
+        "critical_path_calls": sum(v["depth"] for v in per.values()) / n,
+        "critical_path_delay_s": sum(v["delay_s"] for v in per.values()) / n,
+        "max_parallel_calls": sum(max(w.values(), default=0) for w in widths.values()) / n,
+    }
