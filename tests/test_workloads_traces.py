@@ -155,3 +155,26 @@ def test_trace_cli_writes_a_csv_and_refuses_bad_input(tmp_path, capsys):
     assert doc["stats"]["requests"] == 100 and len(load_trace(out)) == 100
     assert main(["workloads", "trace", "nope"]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_import_burstgpt_mooncake_and_neupims_batch(tmp_path):
+    from pathlib import Path
+
+    b = tmp_path / "burst.csv"
+    b.write_text("Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                 "5,ChatGPT,472,18,490,Conversation log\n45,GPT-4,1087,230,1317,API log\n")
+    reqs = load_trace(b)
+    assert [(r.arrival_s, r.prompt_tokens, r.output_tokens) for r in reqs] == [
+        (0.0, 472, 18), (40.0, 1087, 230)]
+    m = tmp_path / "mooncake.jsonl"
+    m.write_text('{"timestamp": 0, "input_length": 6955, "output_length": 52, '
+                 '"hash_ids": [0, 1]}\n{"timestamp": 1500, "input_length": 700, '
+                 '"output_length": 9, "hash_ids": [0]}\n')
+    reqs = load_trace(m)
+    assert [(r.arrival_s, r.prompt_tokens, r.output_tokens) for r in reqs] == [
+        (0.0, 6955, 52), (1.5, 700, 9)]
+    # the NeuPIMs artifact's decode batch (GPT3-7B, TP 4): 512 requests, mean seq_len 299.9
+    batch = load_trace(Path(__file__).parent / "data" / "workloads" /
+                       "share-gpt2-bs512-ms7B-tp4-clb-0.csv")
+    assert len(batch) == 512 and max(r.prompt_tokens for r in batch) == 2048
+    assert sum(r.prompt_tokens for r in batch) / 512 == pytest.approx(299.9, abs=0.05)

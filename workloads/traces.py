@@ -17,8 +17,11 @@ length generators (``dataset=``, see :data:`DATASETS`)
 Importers (:func:`load_trace`): ShareGPT-format JSON (conversations of ``human``/``gpt`` turns;
 tokens estimated at 4 characters per token unless a tokenizer is given) and CSV/TSV traces
 with the columns of Vidur (``arrived_at, num_prefill_tokens, num_decode_tokens``), Splitwise /
-Azure LLM inference 2023 (``TIMESTAMP, ContextTokens, GeneratedTokens``), the NeuPIMs
-artifact (``input_toks, output_toks``) or plain ``arrival_s, prompt_tokens, output_tokens``.
+Azure LLM inference 2023 (``TIMESTAMP, ContextTokens, GeneratedTokens``), BurstGPT
+(``Timestamp, Request tokens, Response tokens``), the NeuPIMs artifact (``input_toks,
+output_toks`` length tables; a ``seq_len, ch_idx`` decode-batch snapshot becomes requests at
+that context with one token to generate) or plain ``arrival_s, prompt_tokens,
+output_tokens``; Mooncake-style JSONL (``timestamp`` ms, ``input_length``, ``output_length``).
 """
 
 from __future__ import annotations
@@ -300,6 +303,7 @@ CSV_LAYOUTS: tuple[tuple[str, str | None, str, str], ...] = (
     ("neupims", None, "input_toks", "output_toks"),
     ("generic", None, "prompt_tokens", "output_tokens"),
     ("generic-len", "arrival_time", "prompt_len", "output_len"),
+    ("burstgpt", "Timestamp", "Request tokens", "Response tokens"),
 )
 
 
@@ -326,7 +330,9 @@ def load_trace(path: str | Path, fmt: str = "auto", *, rate: float | None = None
     if fmt not in ("sharegpt", "csv"):
         raise InputError(f"unknown trace format '{fmt}'", key="format",
                          expected="auto, sharegpt or csv")
-    if fmt == "sharegpt":
+    if fmt == "sharegpt" and _is_mooncake(p):
+        pairs, arrivals = _read_mooncake(p)
+    elif fmt == "sharegpt":
         pairs, arrivals = _read_sharegpt(p, tokenizer or estimate_tokens), None
     else:
         pairs, arrivals = _read_csv(p)
@@ -347,6 +353,36 @@ def load_trace(path: str | Path, fmt: str = "auto", *, rate: float | None = None
                     output_tokens=int(oo)) for i, (pp, oo) in enumerate(pairs)]
     reqs.sort(key=lambda r: (r.arrival_s, r.id))
     return [Request(**{**r.to_dict(), "id": i}) for i, r in enumerate(reqs)]
+
+
+def _is_mooncake(p: Path) -> bool:
+    if p.suffix.lower() != ".jsonl":
+        return False
+    with open(p, encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        d = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(d, dict) and "input_length" in d and "output_length" in d
+
+
+def _read_mooncake(p: Path) -> tuple[list[tuple[int, int]], list[float] | None]:
+    """Mooncake-style JSONL: ``timestamp`` (ms), ``input_length``, ``output_length``."""
+    pairs, arrivals = [], []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            pairs.append((_int_tokens(str(d["input_length"])),
+                          _int_tokens(str(d["output_length"]))))
+            arrivals.append(float(d.get("timestamp", 0)) / 1000.0)
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError):
+            raise InputError("bad record", file=str(p), line=n,
+                             expected='{"timestamp": MS, "input_length": N, '
+                                      '"output_length": N}') from None
+    return pairs, arrivals
 
 
 def _read_sharegpt(p: Path, tok: Callable[[str], int]) -> list[tuple[int, int]]:
@@ -393,6 +429,15 @@ def _read_csv(p: Path) -> tuple[list[tuple[int, int]], list[float] | None]:
     reader = csv.DictReader(lines, delimiter=delim)
     cols = [c.strip() for c in (reader.fieldnames or [])]
     layout = next((lay for lay in CSV_LAYOUTS if lay[2] in cols and lay[3] in cols), None)
+    if layout is None and "seq_len" in cols:  # NeuPIMs decode-batch snapshot (seq_len, ch_idx)
+        pairs = []
+        for n, row in enumerate(csv.DictReader(lines, delimiter=delim), start=2):
+            try:
+                pairs.append((_int_tokens(row["seq_len"]), 1))
+            except (ValueError, TypeError):
+                raise InputError(f"non-integer seq_len {row.get('seq_len')!r}", file=str(p),
+                                 line=n, key="seq_len", expected="an integer") from None
+        return pairs, [0.0] * len(pairs)
     if layout is None:
         expected = "; ".join(f"{lay[0]}: " + ", ".join(c for c in lay[1:] if c)
                              for lay in CSV_LAYOUTS)
