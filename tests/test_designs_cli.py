@@ -60,3 +60,20 @@ def test_step_neupims_writes_pim_tracks(cli, tmp_path):
     store = Store(tmp_path / "neumelt.db")
     tracks = {e.track for e in store.events(out["run_id"])}
     assert {"npu", "pim"} <= tracks and any(t.startswith("pim/ch") for t in tracks)
+
+
+def test_step_writes_a_chrome_trace(cli, tmp_path):
+    trace = tmp_path / "step.json"
+    r = cli("sim", "step", "--design", "npu-pim", "--batch", "32", "--fidelity", "fast",
+            "--trace", str(trace), "--no-store")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(trace.read_text())
+    spans = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    names = {e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
+    assert {"npu", "pim"} <= names and any(n.startswith("pim/ch") for n in names)
+    assert spans and all(e["dur"] > 0 and e["ts"] >= 0 for e in spans)
+    # NPU spans of the first stage do not overlap (one NPU, operators in order)
+    npu_tid = next(e["tid"] for e in doc["traceEvents"]
+                   if e["name"] == "thread_name" and e["args"]["name"] == "npu")
+    npu = sorted((e["ts"], e["dur"]) for e in spans if e["tid"] == npu_tid)
+    assert all(a[0] + a[1] <= b[0] + 1e-6 for a, b in zip(npu, npu[1:]))

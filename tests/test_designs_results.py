@@ -153,3 +153,15 @@ def test_channel_policies_and_given_channels_are_checked():
     with pytest.raises(InputError, match="out of range"):
         get_design("npu-pim").decode_iteration("gpt3-7b", seq[:2], channel_idx=[0, 99],
                                                layers=1)
+
+
+def test_stage_pipeline_formula_over_layers():
+    seq = synthetic_batch(96, seed=9).seq_lens
+    d = get_design("neupims", fidelity="fast")
+    one = d.decode_iteration("gpt3-7b", seq, layers=1)
+    three = d.decode_iteration("gpt3-7b", seq, layers=3)
+    s = one.stages
+    assert three.stages == s
+    assert three.total_cycles == s["A"] + s["B"] + 2 * (s["C"] + s["D"]) + s["E"] + s["F"]
+    # every stage is at least as long as the NPU work it holds
+    assert s["C"] >= s["A"] and s["E"] <= s["C"]

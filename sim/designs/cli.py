@@ -35,6 +35,8 @@ def register(sub, common) -> None:
     p.add_argument("--fidelity", choices=("command", "fast"), default="command")
     p.add_argument("--tp", type=int, default=None, help="tensor-parallel degree")
     p.add_argument("--pp", type=int, default=None, help="pipeline-parallel degree")
+    p.add_argument("--trace", default=None, metavar="FILE",
+                   help="also write a Chrome/Perfetto trace (JSON) of one layer")
     p.add_argument("--no-store", action="store_true", help="do not write the run to the store")
     p.set_defaults(func=_step)
 
@@ -94,6 +96,15 @@ def _step(args: argparse.Namespace) -> int:
         if store is not None:
             store.finish_run(run_id, "failed", error=str(exc))
         raise
+    if args.trace:
+        from sim.designs.trace import write_chrome_trace
+
+        try:
+            write_chrome_trace(res, args.trace)
+        except OSError as exc:
+            from neumelt.errors import InputError
+
+            raise InputError(f"cannot write the trace: {exc}", file=args.trace) from None
     if args.json:
         out = res.to_json()
         out["run_id"] = run_id
