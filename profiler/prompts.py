@@ -43,7 +43,7 @@ class PromptBuilder:
         for w in _CANDIDATES:
             if self.count("the" + w) - base == 1 and self.count("the" + w * 4) - base == 4:
                 good.append(w)
-            if len(good) >= 8:
+            if len(good) >= 4:
                 break
         if not good:
             raise RunError("the runtime's tokenizer maps no common word to one token; "

@@ -36,7 +36,7 @@ def _cmd(db: Path, d, model: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "neumelt", "--db", str(db), "profile", "--device", d.serial,
             "--adb-port", str(d.adb_port), "--device-root", str(d.root), "--model", str(model),
             "--server", "llama-cpp-python", "--server-python", sys.executable,
-            "--port", str(free_port()), "--scale", "0.05", "--idle-s", "1",
+            "--port", str(free_port()), "--scale", "0.05", "--idle-s", "0.5",
             "--sample-hz", "10", "--quiet", *extra]
 
 
@@ -51,7 +51,7 @@ def _kill_servers(store: Store, run_id: int) -> None:
 def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F811
     model = write_tiny_llama(tmp_path / "tiny.gguf")
     db = tmp_path / "adb.db"
-    r = subprocess.run(_cmd(db, adbd, model, "--delay-scale", "0", "--max-calls", "30",
+    r = subprocess.run(_cmd(db, adbd, model, "--delay-scale", "0", "--max-calls", "20",
                             "--repetitions", "1", "--warmup", "0", "--json"),
                        capture_output=True, text=True, timeout=240, env=_env(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -105,7 +105,7 @@ def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F
 def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa: F811
     model = write_tiny_llama(tmp_path / "tiny.gguf")
     db = tmp_path / "lost.db"
-    cmd = _cmd(db, adbd, model, "--delay-scale", "0.01", "--max-calls", "60",
+    cmd = _cmd(db, adbd, model, "--delay-scale", "0.01", "--max-calls", "40",
                "--repetitions", "1", "--warmup", "0")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(tmp_path))
@@ -115,7 +115,7 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             runs = store.list_runs(kind="profile") if db.exists() else []
-            if runs and len(store.records(runs[0].id, "calls")) >= 8:
+            if runs and len(store.records(runs[0].id, "calls")) >= 5:
                 run_id = runs[0].id
                 break
             time.sleep(0.05)
@@ -128,7 +128,7 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
         assert run.status == "interrupted"
         kept = {k for _, k, _ in store.records(run_id, "calls")}
         n_samples = len(store.samples(run_id))
-        assert len(kept) >= 8 and n_samples > 0
+        assert len(kept) >= 5 and n_samples > 0
 
         adbd.start()                    # back on the same port
         r = subprocess.run([sys.executable, "-m", "neumelt", "--db", str(db), "profile",
@@ -143,7 +143,7 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
         assert kept <= set(keys)                     # what was done is kept
         n_calls = sum(1 for k in keys)
         n_delays = len(store.records(run_id, "delays"))
-        assert n_calls + n_delays == 60              # every node of the task, once
+        assert n_calls + n_delays == 40              # every node of the task, once
         assert len(store.samples(run_id)) > n_samples
         segs = [e for e in store.events(run_id, "session") if e.name == "segment"]
         assert len(segs) == 2

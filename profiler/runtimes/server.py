@@ -191,6 +191,7 @@ class OpenAIServer:
         self.server_kind = launcher.spec.kind if launcher else "openai-compatible"
         self.source = f"{self.server_kind} over HTTP (client-side token times)"
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._free_slots: list[int] = []
 
     def start(self) -> LoadInfo:
@@ -226,12 +227,37 @@ class OpenAIServer:
         raise RunError(f"the server at {self.base} has no tokenizer endpoint "
                        "(/tokenize or /extras/tokenize); token-exact prompts need one")
 
+    def _post_keepalive(self, path: str, body: dict) -> tuple[int, Any]:
+        """POST on this thread's kept-alive connection (one port-forward setup, not one per
+        request: over adb each new connection costs tens of ms)."""
+        conn = getattr(self._local, "conn", None)
+        for attempt in (0, 1):
+            if conn is None:
+                host, port = self.base.replace("http://", "").split(":")
+                conn = http.client.HTTPConnection(host, int(port), timeout=30.0)
+                self._local.conn = conn
+            try:
+                conn.request("POST", path, body=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                data = resp.read()
+                try:
+                    return resp.status, json.loads(data)
+                except ValueError:
+                    return resp.status, None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = self._local.conn = None
+                if attempt:
+                    raise ServerLost(f"server at {self.base} stopped answering: {exc}") from None
+        raise AssertionError("unreachable")
+
     def count_tokens(self, text: str) -> int:
         if self._tokenize_path == "/tokenize":
             body: dict[str, Any] = {"content": text, "add_special": True}
         else:
             body = {"input": text}
-        status, data = _post_json(self.base, self._tokenize_path or "/tokenize", body)
+        status, data = self._post_keepalive(self._tokenize_path or "/tokenize", body)
         if status != 200 or not isinstance(data, dict):
             raise RunError(f"tokenize failed with HTTP {status}: {data}")
         return len(data["tokens"])
