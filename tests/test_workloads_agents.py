@@ -353,3 +353,16 @@ def test_serial_knob_and_dag_stats():
     assert st["critical_path_calls"] == 16 and st["max_parallel_calls"] == 1
     v2 = serialize(expand("mobile-agent-v2", seed=1))
     assert_topological(v2)  # continues stay in deps
+
+
+def test_vision_rule_binding(capsys):
+    from workloads.models import vision_rule
+
+    calls = expand("mobile-agent-v2", seed=1, model=vision_rule("gpt-4o-high"))
+    dec = next(c for c in calls if c.role == "decision")
+    assert dec.image_tokens == 1445
+    assert main(["workloads", "show", "mobile-agent-v2", "--vision", "gemini-1.5",
+                 "--json"]) == 0
+    roles = {r["role"]: r for r in json.loads(capsys.readouterr().out)["roles"]}
+    assert roles["decision"]["image_tokens_per_task"] == 258 * roles["decision"]["per_task"]
+    assert main(["workloads", "show", "mobile-agent-v2", "--vision", "nope"]) == 2

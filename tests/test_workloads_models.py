@@ -153,3 +153,30 @@ def test_bad_model_yaml_names_file_key_and_line(tmp_path, edit, key, line):
         load_model(str(tmp_path / "missing.yaml"))
     with pytest.raises(InputError, match="unknown model"):
         load_model("gpt5")
+
+
+@pytest.mark.parametrize("rule,tokens", [
+    # reference "Screenshot tokens by VLM": 1080x2340, 1080x2400, 720x1280
+    ("gpt-4o-high", (1445, 1445, 1105)), ("gpt-4o-low", (85, 85, 85)),
+    ("gemini-1.5", (258, 258, 258)), ("gemini-2.0", (2064, 2064, 516)),
+    ("qwen2-vl", (3276, 3354, 1196)), ("qwen2-vl-1280", (1248, 1272, 1196)),
+    ("qwen2-vl-llamacpp", (3276, 3354, 1196)), ("qwen2-vl-llamacpp-old", (1980, 2010, 1196)),
+    ("qwen-vl", (256, 256, 256)), ("gemma3", (256, 256, 256)), ("llava-1.5", (576, 576, 576)),
+])
+def test_named_vision_rules_reproduce_the_reference_table(rule, tokens):
+    from workloads.models import vision_rule
+
+    r = vision_rule(rule)
+    assert tuple(r.tokens_for(w, h) for w, h in [(1080, 2340), (1080, 2400), (720, 1280)]) \
+        == tokens
+
+
+def test_claude_rule_is_about_area_over_750():
+    from workloads.models import vision_rule
+
+    got = [vision_rule("claude").tokens_for(w, h) for w, h in
+           [(1080, 2340), (1080, 2400), (720, 1280)]]
+    for g, want in zip(got, (1513, 1475, 1229)):
+        assert abs(g - want) <= 3
+    with pytest.raises(InputError, match="unknown vision rule"):
+        vision_rule("gpt-9")

@@ -41,6 +41,9 @@ def register(sub, common) -> None:
                        "number or a YAML NumberSpec such as '{dist: const, value: 5}'")
         p.add_argument("--instances", type=int, default=None,
                        help="task instances (default: the template's arrivals.instances)")
+        p.add_argument("--vision", default=None, metavar="RULE",
+                       help="count image tokens with a named rule (gpt-4o-high, claude, "
+                       "gemini-2.0, qwen2-vl-1280, ...) instead of a model's")
         p.add_argument("--serial", action="store_true",
                        help="run each task's calls one at a time (serial code vs the DAG)")
         p.add_argument("--model", default=None,
@@ -213,7 +216,14 @@ def _expand(args: argparse.Namespace):
         args.seed = t.seed if t.seed is not None else 0
     if args.seed < 0:
         raise InputError(f"got {args.seed}", key="--seed", expected="an integer >= 0")
-    calls = expand(t, seed=args.seed, instances=n, model=args.model)
+    model = args.model
+    if args.vision is not None:
+        if model is not None:
+            raise InputError("give --model or --vision, not both", key="--vision")
+        from workloads.models import vision_rule
+
+        model = vision_rule(args.vision)
+    calls = expand(t, seed=args.seed, instances=n, model=model)
     if args.serial:
         from workloads.agents import serialize
 

@@ -34,8 +34,10 @@ __all__ = [
     "ModelSpec",
     "Tensor",
     "VisionRule",
+    "VISION_RULES",
     "list_models",
     "load_model",
+    "vision_rule",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -239,6 +241,42 @@ class VisionRule:
             s = self.max_long_edge_px / max(fw, fh)
             fw, fh = fw * s, fh * s
         return math.ceil(fw * fh / self.px_per_token)
+
+
+    def image_tokens(self, w: int, h: int) -> int:
+        """Same as :meth:`tokens_for` (so a rule can stand in for a model when binding)."""
+        return self.tokens_for(w, h)
+
+
+#: Image-token rules of common VLMs and APIs (reference table "Screenshot tokens by VLM").
+VISION_RULES: dict[str, VisionRule] = {
+    "gpt-4o-high": VisionRule(rule="tiles", tile_px=512, tokens_per_tile=170, base_tokens=85,
+                              fit_px=2048, short_side_px=768),
+    "gpt-4o-low": VisionRule(rule="fixed", tokens=85),
+    "claude": VisionRule(rule="area", px_per_token=750, max_long_edge_px=1568),
+    "gemini-1.5": VisionRule(rule="fixed", tokens=258),
+    "gemini-2.0": VisionRule(rule="tiles", tile_px=768, tokens_per_tile=258, small_px=384,
+                             small_tokens=258),
+    "qwen2-vl": VisionRule(rule="patch_grid", patch_px=28, min_pixels=3136,
+                           max_pixels=12_845_056),
+    "qwen2-vl-1280": VisionRule(rule="patch_grid", patch_px=28, min_pixels=3136,
+                                max_pixels=1280 * 28 * 28),
+    "qwen2-vl-llamacpp": VisionRule(rule="patch_grid", patch_px=28, min_pixels=8 * 784,
+                                    max_pixels=4096 * 784),
+    "qwen2-vl-llamacpp-old": VisionRule(rule="patch_grid", patch_px=28, min_pixels=3136,
+                                        max_pixels=2048 * 784),
+    "qwen-vl": VisionRule(rule="fixed", tokens=256),
+    "gemma3": VisionRule(rule="fixed", tokens=256),
+    "llava-1.5": VisionRule(rule="fixed", tokens=576),
+}
+
+
+def vision_rule(name: str) -> VisionRule:
+    """A named rule from :data:`VISION_RULES`."""
+    if name not in VISION_RULES:
+        raise InputError(f"unknown vision rule '{name}'", key="vision",
+                         expected="one of " + ", ".join(VISION_RULES))
+    return VISION_RULES[name]
 
 
 # --------------------------------------------------------------------------------------

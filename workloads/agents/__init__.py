@@ -67,11 +67,14 @@ def load_template(name_or_path: str | Path | Template) -> Template:
 def _bind_models(model: Any) -> Any:
     if model is None:
         return None
-    from workloads.models import ModelSpec, load_model
+    from workloads.models import ModelSpec, VisionRule, load_model
+
+    def one(m: Any) -> Any:
+        return m if isinstance(m, (ModelSpec, VisionRule)) else load_model(m)
 
     if isinstance(model, dict):
-        return {k: (v if isinstance(v, ModelSpec) else load_model(v)) for k, v in model.items()}
-    return model if isinstance(model, ModelSpec) else load_model(model)
+        return {k: one(v) for k, v in model.items()}
+    return one(model)
 
 
 def load_calls(path: str | Path, model: Any = None) -> list[CallRecord]:
@@ -134,7 +137,8 @@ def expand(name_or_path: str | Path | Template, seed: int, instances: int = 1,
     """Expand a template into a flat, dependency-ordered list of :class:`CallRecord`.
 
     ``model`` binds the template's model slots: a :class:`~workloads.models.ModelSpec` (or
-    preset name) for every slot, or a dict slot -> model. A model with a vision rule fills
+    preset name, or just a :class:`~workloads.models.VisionRule`) for every slot, or a dict
+    slot -> model. A model with a vision rule fills
     ``image_tokens``. ``params`` overrides top-level template ``vars`` (name -> NumberSpec,
     e.g. ``{"steps": 20}``). The same (template, seed, instances, params) always gives the
     same list. A ``.jsonl`` path is read with :func:`load_calls` (instances ``< instances``).
