@@ -119,3 +119,22 @@ def test_vector_ops_pass_counts(hw, op):
 def test_unknown_vector_op_is_rejected(hw):
     with pytest.raises(ValueError):
         vector_timing(hw, "tanhshrink", 10)
+
+
+def test_hbm_preset_agrees_with_the_dram_engine(preset):
+    """The NPU's view of HBM (peak, sustained streaming fraction) against helper A's engine:
+    a sequential 8 MiB read stream over all channels, refresh included."""
+    import numpy as np
+
+    from sim.dram.engine import simulate_requests
+    from sim.dram.standard import load_standard
+
+    std = load_standard(preset.hbm.standard)
+    assert std.org.channels == preset.hbm.channels
+    peak_per_cycle = std.peak_bandwidth_bytes_per_s / preset.clock_hz
+    assert preset.hbm.peak_bytes_per_cycle == pytest.approx(peak_per_cycle)
+    n = (8 << 20) // 64
+    r = simulate_requests(std, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64) * 64,
+                          np.zeros(n, dtype=bool), fidelity="fast")
+    # the preset's sustained fraction is what a stream achieves, less refresh and slack
+    assert 0.85 <= preset.hbm.efficiency <= r.peak_fraction
