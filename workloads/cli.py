@@ -47,7 +47,8 @@ def register(sub, common) -> None:
         p.add_argument("--serial", action="store_true",
                        help="run each task's calls one at a time (serial code vs the DAG)")
         p.add_argument("--model", default=None,
-                       help="bind every model slot to this preset/YAML (fills image_tokens)")
+                       help="bind every model slot to this preset/YAML, or per slot "
+                       "SLOT=NAME[,SLOT=NAME] (fills image_tokens)")
         if name == "expand":
             p.add_argument("--jsonl", action="store_true",
                            help="print one JSON record per line instead of a table")
@@ -217,6 +218,17 @@ def _expand(args: argparse.Namespace):
     if args.seed < 0:
         raise InputError(f"got {args.seed}", key="--seed", expected="an integer >= 0")
     model = args.model
+    if model is not None and "=" in model:  # per slot: main=llama3-8b,caption=qwen2-vl-2b
+        pairs = [x.partition("=") for x in model.split(",") if x.strip()]
+        if any(not sep or not k.strip() or not v.strip() for k, sep, v in pairs):
+            raise InputError(f"bad --model '{model}'", key="--model",
+                             expected="NAME or SLOT=NAME[,SLOT=NAME...]")
+        model = {k.strip(): v.strip() for k, _, v in pairs}
+        unknown = sorted(set(model) - set(t.models) - {t.default_model})
+        if unknown:
+            raise InputError(f"template '{t.name}' has no model slot '{unknown[0]}'",
+                             key="--model", expected="one of " + ", ".join(
+                                 sorted(set(t.models) | {t.default_model})))
     if args.vision is not None:
         if model is not None:
             raise InputError("give --model or --vision, not both", key="--vision")
@@ -257,7 +269,7 @@ def _role_stats(calls) -> list[dict]:
         rows.append({
             "role": r["role"], "kind": r["kind"], "per_task": round(r["count"] / n_inst, 2),
             "prompt_tokens_per_task": round(r["prompt_tokens"] / n_inst, 1),
-            "image_tokens_per_task": "unknown (no --model)" if unknown
+            "image_tokens_per_task": "unknown (no vision model bound)" if unknown
             else round(r["image_tokens"] / n_inst, 1),
             "output_tokens_per_task": round(r["output_tokens"] / n_inst, 1),
             "delay_s_per_task": round(r["seconds"] / n_inst, 2),
