@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import Any
 
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     w.add_argument("--pid", type=int, action="append", default=[], help="process to follow")
     w.add_argument("--battery", help="fuel-gauge override UNIT,SIGN e.g. uA,- or mA,+ "
                    "(the sign current_now has while discharging)")
+    w.add_argument("--hygiene", action="store_true",
+                   help="Android: fixed brightness (manual), no screen-off, heads-up off for "
+                   "the session; restored after, even after a crash (on the next connection)")
     w.set_defaults(func=cmd_watch)
 
     i = dsub.add_parser("import", parents=[common], help="store a recorded log as a session")
@@ -106,7 +110,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
     sampler = Sampler(dev, store, run_id, rates=rates, pids=args.pid, on_tick=on_tick)
     t0 = time.monotonic()
     status = "done"
+    hygiene = None
+    if args.hygiene:
+        if dev.kind != "android":
+            raise InputError("hygiene settings exist only on Android targets", key="--hygiene")
+        from devices.hygiene import Hygiene
+        hygiene = Hygiene(dev)
     try:
+        if hygiene is not None:
+            report = hygiene.apply()
+            store.set_run_info(run_id, "hygiene", report.as_dict())
+            for w in report.warnings:
+                print(f"warning: {w}", file=sys.stderr)
         sampler.start()
         while not sampler.lost:
             time.sleep(1.0)
@@ -121,6 +136,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         status = "interrupted"
     finally:
         sampler.stop()
+        if hygiene is not None:
+            hygiene.__exit__(None, None, None)
         if not sampler.lost:
             store.finish_run(run_id, status)
     doc = {"run_id": run_id, "device": dev.serial, "ticks": ticks[0],

@@ -129,6 +129,7 @@ class TestAdbd:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.serial} not online: {r.stdout} {r.stderr}")
+            self.server.run("disconnect", self.serial)   # stale transport of a killed daemon
             time.sleep(0.1)
 
     def device(self, **kw):  # noqa: ANN201 - AndroidDevice

@@ -116,7 +116,10 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
         assert now["global"]["heads_up_notifications_enabled"] == "0"
         assert report.charging is False and report.saved["system/screen_brightness"] == "143"
         with Sampler(dev, store, run_id, pids=[os.getpid()]) as s:
-            time.sleep(10.0)
+            deadline = time.monotonic() + 10
+            while not s.n_ticks.get("fast") and time.monotonic() < deadline:
+                time.sleep(0.01)                 # 10 s of samples from the first one
+            time.sleep(10.2)
     store.finish_run(run_id, "done")
     _assert_original(adbd.root)
     assert pending(dev.serial, adbd.hygiene_dir) is None
@@ -141,6 +144,7 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
     assert metrics["sampler_gaps"].value == len([e for e in store.events(run_id)
                                                  if e.name.startswith("gap")])
     assert s.n_samples == len(store.samples(run_id))
+    assert s.overhead()["loop_pid"] is not None       # one long-running loop on the device
 
 
 def test_killed_daemon_interrupts_and_hygiene_restores_on_reconnect(adbd: TestAdbd,
@@ -165,18 +169,26 @@ def test_killed_daemon_interrupts_and_hygiene_restores_on_reconnect(adbd: TestAd
     assert _settings(adbd.root)["system"]["screen_off_timeout"] == "2147483647"
     hyg.__exit__(None, None, None)             # device gone: must not raise, state kept
     assert pending(dev.serial, adbd.hygiene_dir) is not None
-    adbd.start(connect=True)                   # the phone comes back
-    adbd.device()                              # next connection restores
+    adbd.start(connect=False)                  # the phone comes back
+    t0 = time.monotonic()
+    adbd.device()                              # next connection reconnects and restores
+    assert time.monotonic() - t0 < 8
     _assert_original(adbd.root)
     assert pending(dev.serial, adbd.hygiene_dir) is None
 
 
-def test_hygiene_restored_on_ctrl_c(adbd: TestAdbd) -> None:
+def test_hygiene_restored_on_ctrl_c_and_charging_warned(adbd: TestAdbd,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    (adbd.root / "sys/class/power_supply/usb/online").write_text("1\n")
+    (adbd.root / "sys/class/power_supply/battery/status").write_text("Charging\n")
     dev = adbd.device()
-    with pytest.raises(KeyboardInterrupt), Hygiene(dev, adbd.hygiene_dir):
+    with pytest.raises(KeyboardInterrupt), Hygiene(dev, adbd.hygiene_dir) as report:
         assert _settings(adbd.root)["system"]["screen_brightness_mode"] == "0"
+        assert report.charging is True and report.plugged == ("usb",)
+        assert "is charging" in report.warnings[0]
         raise KeyboardInterrupt
     _assert_original(adbd.root)
+    assert any("is charging" in r.message for r in caplog.records)
 
 
 @pytest.mark.parametrize("vendor", ["xiaomi", "samsung"])

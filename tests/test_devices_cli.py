@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ adbd = devices_support.adbd
 DATA = Path(__file__).parent / "data" / "devices"
 
 
-def neumelt(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def neumelt(*args: str, cwd: Path,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "neumelt", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+                          text=True, cwd=cwd, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_devices_json_lists_local_with_unavailable_sources(tmp_path: Path) -> None:
@@ -70,8 +72,10 @@ def test_import_bad_input_exits_2_with_one_message(tmp_path: Path) -> None:
 
 def test_watch_over_adb_records_a_session(adbd: TestAdbd, tmp_path: Path) -> None:
     db = tmp_path / "w.db"
+    env_home = tmp_path / "home"              # hygiene state goes under $XDG_STATE_HOME
     r = neumelt("devices", "watch", adbd.serial, "--adb-port", str(adbd.adb_port), "--root",
-                str(adbd.root), "--duration", "2", "--db", str(db), "--json", cwd=tmp_path)
+                str(adbd.root), "--duration", "2", "--db", str(db), "--json", "--hygiene",
+                cwd=tmp_path, env={"XDG_STATE_HOME": str(env_home)})
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["samples"] > 0 and doc["lost"] is False
@@ -80,6 +84,11 @@ def test_watch_over_adb_records_a_session(adbd: TestAdbd, tmp_path: Path) -> Non
     assert latest[("battery", "power_w")]["provenance"] == "measured"
     run = Store(db).get_run(doc["run_id"])
     assert run.status == "done" and run.info["device"]["model"] == "Pixel 7"
+    assert run.info["hygiene"]["applied"]["system/screen_brightness_mode"] == "0"
+    assert run.info["hygiene"]["charging"] is False
+    from root import settings
+    assert settings(adbd.root)["system"]["screen_brightness_mode"] == "1"    # restored
+    assert not list((env_home / "neumelt" / "hygiene").glob("*.json"))
     bad = neumelt("devices", "watch", adbd.serial, "--adb-port", str(adbd.adb_port),
                   "--battery", "volts", cwd=tmp_path)
     assert bad.returncode == 2 and "--battery" in bad.stderr

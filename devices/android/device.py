@@ -99,6 +99,11 @@ class AndroidDevice(Device):
         if state == "device":
             return
         if ":" in self.serial:
+            if state == "offline":            # a stale TCP transport: adb would back off
+                try:
+                    self._client.disconnect(self.serial)
+                except adbutils.AdbError:
+                    pass
             try:
                 adbhost.connect(self.serial, self.adb_port, self.timeout)
             except DeviceUnavailable:
