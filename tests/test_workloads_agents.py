@@ -245,7 +245,8 @@ def _node_strategy(depth: int):
 def _render(nodes, data, prefix="n", indent="  ", loop_ids=()) -> list[str]:
     """Nodes -> YAML lines; each node depends on a random subset of earlier siblings."""
     lines = []
-    ids = []
+    ids: list[str] = []
+    kinds: list[str] = []
     for i, n in enumerate(nodes):
         nid = f"{prefix}{i}"
         lines.append(f"{indent}- id: {nid}")
@@ -260,6 +261,12 @@ def _render(nodes, data, prefix="n", indent="  ", loop_ids=()) -> list[str]:
         if n.get("retry") is not None:
             lines.append(f"{indent}  retry: {{p: {n['retry'][0]!r}, max: {n['retry'][1]}}}")
         if n["kind"] == "call":
+            calls_before = [x for x, k in zip(ids, kinds) if k == "call"]
+            if calls_before and data.draw(st.booleans()):
+                lines.append(f"{indent}  continues: {data.draw(st.sampled_from(calls_before))}")
+            if calls_before and data.draw(st.booleans()):
+                ap = data.draw(st.sampled_from(calls_before))
+                lines.append(f"{indent}  after_partial: {{{ap}: 0.5}}")
             lines.append(f"{indent}  prompt: {json.dumps(n['prompt'])}")
             lines.append(f"{indent}  output: {{dist: uniform, min: 0, max: 50}}")
         elif n["kind"] == "delay":
@@ -275,6 +282,7 @@ def _render(nodes, data, prefix="n", indent="  ", loop_ids=()) -> list[str]:
             lines += _render(n["body"], data, f"{nid}x", indent + "    ",
                              inner_loop + tuple(loop_ids))
         ids.append(nid)
+        kinds.append(n["kind"])
     return lines
 
 
