@@ -76,14 +76,19 @@ class DesignCostModel:
 
     ``design.decode_iteration(model, seq_lens, channel_idx=...)`` prices decode batches;
     ``design.prefill(model, prompt_lens)`` prices prefill. A mixed iteration (prefill
-    joined to decode) is priced as the two run back to back, an upper bound: a real
-    mixed batch shares the weight reads of its dense layers. ``hits``/``misses`` count
+    joined to decode) is priced by ``design.mixed_iteration`` where the design has one;
+    otherwise as the two run back to back, an upper bound: a real mixed batch shares
+    the weight reads of its dense layers. ``hits``/``misses`` count
     memo use; ``tolerance`` 0 disables reuse across distinct batches.
+    ``energy_scale`` multiplies every energy: a design reports one device of a
+    tensor-parallel group (all its layers), so the serving loop passes ``tp`` to count
+    the whole group.
     """
 
     def __init__(self, design: Any, model: Any, tolerance: float = 0.02,
-                 name: str | None = None) -> None:
+                 name: str | None = None, energy_scale: float = 1.0) -> None:
         self.design = design
+        self.energy_scale = float(energy_scale)
         self.model = model
         self.tolerance = float(tolerance)
         self.name = name or str(getattr(design, "name", type(design).__name__))
@@ -117,10 +122,10 @@ class DesignCostModel:
         return (len(toks), _q(sum(toks), self.tolerance),
                 _q(sum(t * t for t in toks), self.tolerance))
 
-    @staticmethod
-    def _from_result(res: Any) -> IterationCost:
+    def _from_result(self, res: Any) -> IterationCost:
+        k_e = self.energy_scale
         return IterationCost(seconds=float(res.seconds),
-                             energy_j={k: float(v) for k, v in dict(res.energy_j).items()},
+                             energy_j={k: float(v) * k_e for k, v in dict(res.energy_j).items()},
                              utilisation={k: float(v) for k, v in
                                           dict(res.utilisation).items()},
                              fidelity=str(getattr(res, "fidelity", "fast")))
@@ -155,6 +160,8 @@ class DesignCostModel:
     def iteration(self, decode_seq_lens: Sequence[int], decode_channels: Sequence[int] | None,
                   prefill_tokens: Sequence[int], prefill_context: Sequence[int],
                   ) -> IterationCost:
+        if prefill_tokens and decode_seq_lens and hasattr(self.design, "mixed_iteration"):
+            return self.mixed(decode_seq_lens, prefill_tokens)
         parts = []
         if prefill_tokens:
             parts.append(self.prefill(prefill_tokens))

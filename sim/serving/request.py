@@ -93,6 +93,8 @@ class Workload:
 def from_trace(name: str, requests: Iterable[Any]) -> Workload:
     """Chat trace rows (``id, arrival_s, prompt_tokens, output_tokens``) -> workload.
 
+    Multi-turn rows (``session``, ``prefix_tokens``: the earlier turns) reuse the
+    session's history as a cached prefix.
     Rows with zero prompt or output tokens cannot be served and are refused
     (``InputError``) rather than silently dropped.
     """
@@ -102,47 +104,72 @@ def from_trace(name: str, requests: Iterable[Any]) -> Workload:
         if p < 1 or o < 1:
             raise InputError(f"request {r.id}: prompt and output tokens must be >= 1, got "
                              f"{p} and {o}", key="workload")
+        prefix = min(int(getattr(r, "prefix_tokens", 0) or 0), p)
+        session = getattr(r, "session", None)
+        key = f"session/{session}" if prefix and session is not None else ""
         out.append(ServeRequest(id=str(r.id), arrival_s=float(r.arrival_s), prompt_tokens=p,
-                                output_tokens=o))
+                                output_tokens=o, prefix_key=key,
+                                prefix_tokens=prefix if key else 0))
     return Workload(name=name, requests=tuple(out), kind="trace")
 
 
 def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] | None = None,
-               ) -> Workload:
+               concurrency: int | None = None) -> Workload:
     """Agent call records (``workloads.agents.CallRecord``) -> workload.
 
-    Ids become ``"<inst>/<id>"``; deps are resolved inside the same instance. Image
-    tokens count as prompt tokens (they are prefilled like text). A call that
-    ``continues`` another reuses that call's context as a prefix. ``task_start_s``
-    maps an instance to its start time (default 0 for all).
+    Ids become ``"<inst>/<id>"``; deps stay inside the instance. Image tokens count as
+    prompt tokens (they are prefilled like text). A call that ``continues`` another
+    carries that call's whole context (prompt + output, recursively) in front of its new
+    tokens, and reuses it as a cached prefix. ``task_start_s`` maps an instance to its
+    start time (default: the record's ``arrival_s``, else 0). ``concurrency`` C makes a
+    closed loop: instance k starts only when instance k - C has finished. A dependency
+    on part of another call's output (``after_partial``) is treated as on all of it.
     """
     task_start_s = task_start_s or {}
     by_key: dict[tuple[Any, str], Any] = {(c.inst, str(c.id)): c for c in calls}
+    ctx_cache: dict[tuple[Any, str], int] = {}
+
+    def context(c: Any) -> tuple[int, int]:
+        """(prompt incl. continued context, continued-context prefix) of call ``c``."""
+        new = int(c.prompt_tokens or 0) + int(getattr(c, "image_tokens", None) or 0)
+        cont = getattr(c, "continues", None)
+        parent = by_key.get((c.inst, str(cont))) if cont else None
+        if parent is None:
+            return new, 0
+        key = (parent.inst, str(parent.id))
+        if key not in ctx_cache:
+            p_prompt, _ = context(parent)
+            ctx_cache[key] = p_prompt + int(parent.output_tokens or 0)
+        return ctx_cache[key] + new, ctx_cache[key]
+
+    insts = list(dict.fromkeys(c.inst for c in calls))
+    members: dict[Any, list[str]] = {i: [] for i in insts}
+    for c in calls:
+        members[c.inst].append(f"{c.inst}/{c.id}")
     out = []
     for c in calls:
         inst = c.inst
         rid = f"{inst}/{c.id}"
         deps = tuple(f"{inst}/{d}" for d in (c.deps or ()))
-        start = float(task_start_s.get(inst, 0.0))
+        if concurrency and not c.deps:
+            k = insts.index(inst)
+            if k >= concurrency:
+                deps = tuple(members[insts[k - concurrency]])
+        start = task_start_s.get(inst, getattr(c, "arrival_s", None) or 0.0)
+        start = float(start)
         if c.kind == "delay":
             out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=0, output_tokens=0,
                                     kind="delay", task=str(inst), role=str(c.role or ""),
                                     deps=deps, seconds=float(c.seconds or 0.0),
                                     resource=str(c.resource or "")))
             continue
-        image = int(getattr(c, "image_tokens", None) or 0)
-        prompt = int(c.prompt_tokens or 0) + image
+        prompt, cont_prefix = context(c)
         prefix_key = str(c.prefix_key or "")
         prefix = min(int(c.prefix_tokens or 0), prompt) if prefix_key else 0
-        cont = getattr(c, "continues", None)
-        if cont:
-            parent = by_key.get((inst, str(cont)))
-            if parent is not None:
-                ctx = (int(parent.prompt_tokens or 0) + int(getattr(parent, "image_tokens", 0)
-                       or 0) + int(parent.output_tokens or 0))
-                prefix_key, prefix = f"{inst}/{cont}/ctx", min(ctx, prompt)
-                if f"{inst}/{cont}" not in deps:
-                    deps = deps + (f"{inst}/{cont}",)
+        if cont_prefix:
+            prefix_key, prefix = f"{inst}/{c.continues}/ctx", min(cont_prefix, prompt)
+            if f"{inst}/{c.continues}" not in deps:
+                deps = deps + (f"{inst}/{c.continues}",)
         out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=max(prompt, 1),
                                 output_tokens=max(int(c.output_tokens or 0), 1), kind="call",
                                 task=str(inst), role=str(c.role or ""), deps=deps,

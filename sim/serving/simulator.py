@@ -88,11 +88,7 @@ def serve(workload: Workload, cost_model: CostModel, pool: KVPool, config: Sched
             seq += 1
     heapq.heapify(ready)
 
-    task_span: dict[str, list[float]] = {}
-    for r in reqs:
-        if r.task:
-            span = task_span.setdefault(r.task, [r.arrival_s, r.arrival_s])
-            span[0] = min(span[0], r.arrival_s)
+    task_span: dict[str, list[float]] = {}  # task -> [first release, last finish] (s)
 
     energy: dict[str, float] = {}
     logs: list[IterationLog] = []
@@ -125,6 +121,9 @@ def serve(workload: Workload, cost_model: CostModel, pool: KVPool, config: Sched
                 at, _, i = heapq.heappop(ready)
                 r = reqs[i]
                 progressed = True
+                if r.task:
+                    span = task_span.setdefault(r.task, [at / NS, at / NS])
+                    span[0] = min(span[0], at / NS)
                 if r.kind == "delay":
                     lane = (r.task, r.resource) if r.resource else None
                     start = max(at, lanes.get(lane, 0)) if lane else at
