@@ -141,6 +141,10 @@ class Device(abc.ABC):
     @abc.abstractmethod
     def pull(self, remote: str, local: str) -> None: ...
 
+    def spawn(self, argv: Sequence[str]) -> Any:
+        """Start ``argv`` and read its output while it runs (:mod:`devices.spawn`)."""
+        raise NotImplementedError(f"{self.kind} targets cannot spawn commands")
+
     def path(self, device_path: str) -> str:
         """Where ``device_path`` lives on this target (a root prefix for test daemons)."""
         return device_path

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import psutil
 
@@ -28,6 +29,7 @@ from devices.base import (
     DeviceInfo,
     Reading,
     RunResult,
+    quote_argv,
 )
 from devices.clock import wall_offset
 from devices.errors import DeviceTimeout
@@ -117,6 +119,13 @@ class LocalDevice(Device):
         except OSError as exc:
             return RunResult(127, "", str(exc), time.perf_counter() - t0)
         return RunResult(p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
+
+    def spawn(self, argv: Sequence[str]) -> Any:
+        from devices.spawn import LocalSpawned
+        if getattr(self, "ssh_host", None):
+            return LocalSpawned(["ssh", *self.ssh_options, self.ssh_host,  # type: ignore[attr-defined]
+                                 quote_argv(argv)])
+        return LocalSpawned(list(argv))
 
     def push(self, local: str, remote: str) -> None:
         if os.path.abspath(local) != os.path.abspath(remote):

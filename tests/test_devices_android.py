@@ -72,6 +72,27 @@ def test_discover_properties_and_commands(adbd: TestAdbd) -> None:
     assert thermal["status"] in range(7) and "cpu4-gold-usr" in thermal["temperatures"]
 
 
+def test_spawn_streams_lines_and_close_stops_it(adbd: TestAdbd) -> None:
+    dev = adbd.device()
+    marker = dev.path("/data/local/tmp/spawned.pid")
+    proc = dev.spawn(["sh", "-c", f"echo $$ > {marker}; i=0; while :; do i=$((i+1)); "
+                      "echo tick $i; sleep 0.05; done"])
+    got = []
+    for line in proc.lines(idle_timeout=10):
+        got.append(line)
+        if len(got) == 3:
+            break
+    assert got == ["tick 1", "tick 2", "tick 3"]
+    pid = int(Path(marker).read_text())
+    proc.close()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "closing the stream must end the device shell"
+    done = dev.spawn(["sh", "-c", "echo a; echo b >&2"])
+    assert sorted(done.lines(idle_timeout=10)) == ["a", "b"]
+
+
 def test_push_pull_50mb_byte_identical(adbd: TestAdbd, tmp_path: Path) -> None:
     dev = adbd.device()
     src = tmp_path / "blob.bin"

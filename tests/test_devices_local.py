@@ -116,3 +116,55 @@ def test_ios_without_pymobiledevice3_is_a_clear_message() -> None:
         assert "pip install 'neumelt[ios]'" in str(err.value)
     else:
         assert "usbmuxd" in str(err.value)
+
+
+class _StallingHost(LocalDevice):
+    """The real local host whose cpu reader stalls once (a busy device): the gap must show."""
+
+    def open_counters(self, rates, pids=()):  # noqa: ANN001, ANN201
+        from devices.polling import PolledStream
+        real = self._cpu_reader()
+        calls = [0]
+
+        def stalling():  # noqa: ANN202
+            calls[0] += 1
+            if calls[0] == 5:
+                time.sleep(0.45)
+            return real()
+        return PolledStream({"cpu": (20.0, stalling)})
+
+
+def test_sampler_records_gaps(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.db")
+    run_id = store.start_run("profile", {})
+    with Sampler(_StallingHost(nvml=False), store, run_id) as s:
+        time.sleep(1.0)
+    gaps = [e for e in store.events(run_id, track="sampler") if e.name == "gap cpu"]
+    assert len(gaps) == 1 and gaps[0].dur_s >= 0.4 and gaps[0].data["missed"] >= 7
+    assert s.gaps[0][2] == pytest.approx(gaps[0].dur_s)
+    assert {m.name: m.value for m in store.metrics(run_id)}["sampler_gaps"] == 1
+
+
+def test_tegrastats_stream_from_a_running_process() -> None:
+    from devices.base import ClockOffset
+    from devices.errors import DeviceGone
+    from devices.jetson.device import TegrastatsStream
+    line = (DATA / "tegrastats_golden.txt").read_text().splitlines()[5]
+    script = f"for i in 1 2 3; do echo '{line}'; sleep 0.05; done"
+    stream = TegrastatsStream(["bash", "-c", script], ClockOffset(10.0, 0.0, 0.0), 0.05)
+    ticks = []
+    with pytest.raises(DeviceGone, match="tegrastats ended"):
+        for t in stream.ticks():
+            ticks.append(t)
+    assert len(ticks) == 3
+    vals = {(r.source, r.name): r.value for r in ticks[0].readings}
+    assert vals[("power.rails", "POM_5V_IN.power_w")] == pytest.approx(0.933)
+    assert ticks[0].t_device_s == pytest.approx(ticks[0].t_host_s + 10.0)
+
+
+def test_local_spawn() -> None:
+    dev = LocalDevice(nvml=False)
+    with dev.spawn(["sh", "-c", "echo one; echo two >&2; exit 3"]) as proc:
+        assert list(proc.lines(idle_timeout=10)) == ["one", "two"]
+        proc.proc.wait(5)
+        assert proc.returncode == 3

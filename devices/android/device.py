@@ -139,6 +139,14 @@ class AndroidDevice(Device):
     def run(self, argv: Sequence[str], timeout: float = 60.0) -> RunResult:
         return self.shell(quote_argv(argv), timeout=timeout)
 
+    def spawn(self, argv: Sequence[str]):  # noqa: ANN201 - devices.spawn.AdbSpawned
+        """Start ``argv`` in a device shell; read ``.lines()`` while it runs; ``.close()``."""
+        from devices.spawn import AdbSpawned
+        try:
+            return AdbSpawned(self._dev.shell(quote_argv(argv), stream=True))
+        except (adbutils.AdbError, OSError) as exc:
+            self._raise_gone(exc)
+
     def _raise_gone(self, exc: BaseException) -> None:
         if not self.is_alive():
             raise DeviceGone(f"device {self.serial} is gone: {exc}") from exc
