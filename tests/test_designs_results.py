@@ -33,6 +33,12 @@ def test_non_pim_designs_decode_and_prefill(design, model):
     _check(res)
     assert set(res.stages) == {"A", "B", "E"}
     assert sum(res.stages.values()) == res.total_cycles
+    if design == "npu":   # what is not there or not modelled is absent, never a zero
+        assert "pim" not in res.energy_j and "pim" not in res.utilisation
+        assert "link" not in res.energy_j
+        if res.counters["tp"] > 1:
+            assert not any(k.startswith("allreduce") for k in res.operators)
+            assert any("all-reduce" in n for n in res.notes)
     pre = d.prefill(model, [128, 512, 33])
     _check(pre)
     assert pre.phase == "prefill"

@@ -112,7 +112,12 @@ class NpuDesign:
         if not self.pim:
             return self.hw.hbm.channels
         from sim.designs.pim_call import pim_channels
-        return pim_channels(self.hw)
+        n = pim_channels(self.hw)
+        if n != self.hw.hbm.channels:
+            raise InputError(f"hw {self.hw.name!r} has {self.hw.hbm.channels} HBM channels but "
+                             f"its standard {self.hw.hbm.standard!r} has {n}",
+                             key="hw.hbm.channels", expected=str(n))
+        return n
 
     def _channels_for(self, seq: tuple[int, ...], given: Sequence[int] | None,
                       dims: AttentionDims) -> tuple[int, ...]:
@@ -214,6 +219,25 @@ class NpuDesign:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NpuDesign) and self._key() == other._key()
 
+    # ---- what a result shows: nothing that is not modelled appears as a zero ----------
+    def _visible_operators(self, ops: dict[str, int], tp: int, notes: list[str]) -> dict:
+        if self.hw.link.bandwidth_gbps is not None or tp == 1:
+            return dict(ops)
+        notes.append(f"TP all-reduce over {tp} devices not modelled "
+                     "(hw link.bandwidth_gbps is null, as in the reference)")
+        return {k: v for k, v in ops.items() if not k.startswith("allreduce")}
+
+    def _visible_energy(self, energy: dict[str, float]) -> dict[str, float]:
+        out = dict(energy)
+        if not self.pim:
+            out.pop("pim", None)
+        if self.hw.link.bandwidth_gbps is None:
+            out.pop("link", None)
+        return out
+
+    def _visible_util(self, util: dict[str, float]) -> dict[str, float]:
+        return {k: v for k, v in util.items() if self.pim or k != "pim"}
+
     # ---- assembling results ----------------------------------------------------------
     def _decode(self, model, seq: tuple[int, ...], chans: tuple[int, ...] | None,
                 layers: int | None, par: Parallelism) -> IterationResult:
@@ -279,7 +303,7 @@ class NpuDesign:
                 acc.part(p)
             layer = stages["C"] + stages["D"]
             first_last = stages["A"] + stages["B"] + stages["E"] + stages["F"]
-        operators = acc.operators
+        operators = self._visible_operators(acc.operators, par.tp, notes)
         n = layers if layers is not None else n_dev_layers
         if n <= 0:
             raise InputError("layers must be positive", key="layers")
@@ -305,7 +329,7 @@ class NpuDesign:
         n_ch = self._n_channels()
         util = {
             "npu": _clip(acc.macs / (hw.systolic.peak_macs_per_cycle * per_dev_layer_cycles)),
-            "pim": _clip(pim_busy / (n_ch * per_dev_layer_cycles)) if self.pim else 0.0,
+            "pim": _clip(pim_busy / (n_ch * per_dev_layer_cycles)),
             "hbm_bw": _clip(acc.hbm_bytes / (hw.hbm.peak_bytes_per_cycle * per_dev_layer_cycles)),
         }
         counters = {"hbm_bytes_per_layer": acc.hbm_bytes, "macs_per_layer": acc.macs,
@@ -315,13 +339,15 @@ class NpuDesign:
             notes.append("grouped-query attention on PIM is priced as one GEMV per query head")
         return IterationResult(
             design=self.name, phase="decode", total_cycles=int(total), clock_hz=hw.clock_hz,
-            stages=stages, operators=operators, energy_j=energy, utilisation=util,
+            stages=stages, operators=operators, energy_j=self._visible_energy(energy),
+            utilisation=self._visible_util(util),
             fidelity=self.fidelity, events=events, layer_cycles=int(layer),
             layers=int(layer_count), batch=len(seq), error_bound=acc.error_bound,
             counters=counters, notes=tuple(notes))
 
     def _prefill(self, model, lens: tuple[int, ...], par: Parallelism) -> IterationResult:
         hw = self.hw
+        notes: list[str] = []
         dims = attention_dims(model, par.tp)
         ops = decoder_block(model, sum(lens), par.tp, hw.dtype_bytes)
         qkv = run_part(hw, ops, "qkv", par.tp)
@@ -356,7 +382,7 @@ class NpuDesign:
             "npu_vector": acc.element_ops * e.vector_op_pj * 1e-12 * nl,
             "sram": acc.sram_bytes * e.sram_pj_per_byte * 1e-12 * nl,
             "dram": acc.hbm_bytes * 8 * e.dram_pj_per_bit * 1e-12 * nl,
-            "pim": 0.0,
+            "pim": 0.0,   # prefill attention runs on the NPU: the PIM stays idle
             "link": acc.link_bytes * 8 * e.link_pj_per_bit * 1e-12 * nl,
         }
         util = {"npu": _clip(acc.macs / (hw.systolic.peak_macs_per_cycle * layer)), "pim": 0.0,
@@ -367,9 +393,11 @@ class NpuDesign:
         _npu_events(events, ffn, t + att_c)
         return IterationResult(
             design=self.name, phase="prefill", total_cycles=int(total), clock_hz=hw.clock_hz,
-            stages=stages, operators=dict(acc.operators), energy_j=energy, utilisation=util,
+            stages=stages, operators=self._visible_operators(acc.operators, par.tp, notes),
+            energy_j=self._visible_energy(energy), utilisation=self._visible_util(util),
             fidelity="analytical", events=events, layer_cycles=layer, layers=nl,
-            batch=len(lens), counters={"tp": par.tp, "pp": par.pp, "tokens": sum(lens)})
+            batch=len(lens), counters={"tp": par.tp, "pp": par.pp, "tokens": sum(lens)},
+            notes=tuple(notes))
 
 
 class _Acc:
