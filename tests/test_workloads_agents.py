@@ -374,3 +374,36 @@ def test_vision_rule_binding(capsys):
     roles = {r["role"]: r for r in json.loads(capsys.readouterr().out)["roles"]}
     assert roles["decision"]["image_tokens_per_task"] == 258 * roles["decision"]["per_task"]
     assert main(["workloads", "show", "mobile-agent-v2", "--vision", "nope"]) == 2
+
+
+def test_fragment_include_from_another_file(tmp_path):
+    (tmp_path / "lib").mkdir()
+    write(tmp_path / "lib", """\
+        fragments:
+          look:
+            - {id: shot, kind: delay, seconds: 1, resource: screen}
+            - {id: read, kind: call, after: [shot], prompt: $n, output: 3}
+          broken:
+            - {id: x, kind: call, prompt: 5, output: -1}
+        """, "common.yaml")
+    body = """\
+        schema: agentwl/v1
+        name: inc
+        vars: {n: 40}
+        fragments:
+          look: {include: "lib/common.yaml#FRAG"}
+        graph:
+          - {id: a, use: look}
+          - {id: b, kind: call, after: [a], prompt: 1, output: 1}
+        """
+    ok = write(tmp_path, body.replace("FRAG", "look"), "ok.yaml")
+    calls = expand(str(ok), seed=0)
+    assert [c.id for c in calls] == ["a/shot", "a/read", "b"]
+    assert calls[1].prompt_tokens == 40 and calls[2].deps == ("a/read",)
+    with pytest.raises(InputError) as exc:
+        load_template(write(tmp_path, body.replace("FRAG", "broken"), "bad.yaml"))
+    assert "common.yaml:6" in str(exc.value) and "negative" in str(exc.value)
+    with pytest.raises(InputError, match="no fragment 'nope'"):
+        load_template(write(tmp_path, body.replace("FRAG", "nope"), "bad2.yaml"))
+    with pytest.raises(InputError, match="cannot include"):
+        load_template(write(tmp_path, body.replace("lib/common", "lib/missing"), "bad3.yaml"))

@@ -173,22 +173,25 @@ class _Expander:
         if isinstance(spec, (int, float)) and not isinstance(spec, bool):
             return float(spec)
 
+        doc = getattr(node, "doc", None) or self.t.doc
+
         def var(name: str) -> float:
             try:
                 return scope.var(name)
             except KeyError:
-                raise self.t.doc.error(f"{node.key}.{field}", f"undefined variable '{name}'")\
-                    from None
+                raise doc.error(f"{node.key}.{field}", f"undefined variable '{name}'") from None
         return numbers.evaluate(spec, _LazyRng(self, f"{key}:{field}"), var, integer,
-                                f"{node.key}.{field}", self.t.doc, self.base_dir)
+                                f"{node.key}.{field}", doc,
+                                getattr(node, "base_dir", None) or self.base_dir)
 
     def count(self, spec: Any, scope: _Scope, key: str, field: str, node: Node) -> int:
         n = int(self.draw(spec, scope, key, field, True, node))
+        doc = getattr(node, "doc", None) or self.t.doc
         if n < 0 and isinstance(spec, str):
-            raise self.t.doc.error(f"{node.key}.{field}", f"{spec} evaluated to {n}",
+            raise doc.error(f"{node.key}.{field}", f"{spec} evaluated to {n}",
                                    "a non-negative count (give the variable a 'min: 0')")
         if n > MAX_COUNT:
-            raise self.t.doc.error(f"{node.key}.{field}", f"drew {n}",
+            raise doc.error(f"{node.key}.{field}", f"drew {n}",
                                    f"at most {MAX_COUNT}")
         return max(n, 0)
 

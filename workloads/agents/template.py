@@ -28,7 +28,8 @@ done), ``retry: {p, max}``, ``role``):
 - ``fanout``: ``count`` parallel copies of ``body``; exposes ``$branch``; ``after: [fanout]``
   waits for every copy (join).
 - ``group``: a subgraph so that ``after`` / ``p`` / ``retry`` apply to several nodes.
-- ``use``: ``use: <fragment>`` instantiates a fragment as a group.
+- ``use``: ``use: <fragment>`` instantiates a fragment as a group; a fragment is a list of
+  nodes or ``{include: FILE#NAME}`` (a fragment of another YAML file, relative to this one).
 
 ``loop``, ``fanout``, ``group`` and ``use`` may declare ``vars`` drawn per iteration/branch.
 With ``arrivals: {process: trace}`` each instance is one request of a chat trace and sees
@@ -104,6 +105,8 @@ class Node:
     body: tuple[Node, ...] = ()
     order: tuple[int, ...] = ()  # topological order of body (indices)
     sinks: tuple[int, ...] = ()  # body nodes no sibling depends on
+    doc: Doc | None = field(default=None, compare=False, repr=False)  # file it came from
+    base_dir: Path | None = field(default=None, compare=False, repr=False)
 
     def refs(self) -> list[str]:
         """Ids this node depends on (``after``, ``continues``, ``after_partial``)."""
@@ -177,7 +180,7 @@ class _Loader:
     def __init__(self, doc: Doc, base_dir: Path | None) -> None:
         self.doc = doc
         self.base_dir = base_dir
-        self.fragments: dict[str, tuple[list, str]] = {}
+        self.fragments: dict[str, tuple[list, str, Doc, Path | None]] = {}
         self.expanding: list[str] = []
 
     def err(self, path: str, msg: str, expected: str | None = None) -> InputError:
@@ -226,9 +229,14 @@ class _Loader:
         if not isinstance(frags, dict):
             raise self.err("fragments", f"got {frags!r}", "a mapping name: [nodes]")
         for fname, body in frags.items():
+            if isinstance(body, dict) and set(body) == {"include"}:
+                self.fragments[str(fname)] = self._include(body["include"],
+                                                           f"fragments.{fname}.include")
+                continue
             if not isinstance(body, list):
-                raise self.err(f"fragments.{fname}", f"got {body!r}", "a list of nodes")
-            self.fragments[str(fname)] = (body, f"fragments.{fname}")
+                raise self.err(f"fragments.{fname}", f"got {body!r}",
+                               "a list of nodes or {include: FILE#FRAGMENT}")
+            self.fragments[str(fname)] = (body, f"fragments.{fname}", self.doc, self.base_dir)
         graph = data.get("graph")
         if not isinstance(graph, list) or not graph:
             raise self.err("graph", f"got {graph!r}", "a non-empty list of nodes")
@@ -239,6 +247,25 @@ class _Loader:
             sinks=sinks, vars=top_vars, default_model=default_model, default_image=(w, h),
             models=dict(data.get("models", {}) or {}), arrivals=arrivals,
             sources=dict(data.get("sources", {}) or {}), seed=seed)
+
+    def _include(self, ref: Any, path: str) -> tuple[list, str, Doc, Path | None]:
+        """``FILE#NAME``: fragment NAME of another YAML file (relative to this one)."""
+        if not isinstance(ref, str) or "#" not in ref:
+            raise self.err(path, f"got {ref!r}", "FILE#FRAGMENT, e.g. common/gui.yaml#perceive")
+        file, _, name = ref.partition("#")
+        p = Path(file)
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        try:
+            doc = load_yaml(p)
+        except InputError as exc:
+            raise self.err(path, f"cannot include '{ref}': {exc}") from None
+        frags = doc.data.get("fragments") if isinstance(doc.data, dict) else None
+        body = frags.get(name) if isinstance(frags, dict) else None
+        if not isinstance(body, list):
+            have = ", ".join(sorted(frags)) if isinstance(frags, dict) else "none"
+            raise self.err(path, f"'{p}' has no fragment '{name}'", f"one of: {have}")
+        return body, f"fragments.{name}", doc, p.resolve().parent
 
     def _image_size(self, img: Any, path: str) -> tuple[int, int]:
         if not isinstance(img, dict) or set(img) != {"w", "h"}:
@@ -348,7 +375,8 @@ class _Loader:
                 raise self.err(f"{path}.{k}", f"unknown key '{k}' for a {kind} node",
                                "one of " + ", ".join(sorted(allowed)))
         nid = d["id"]
-        kw: dict[str, Any] = {"id": nid, "kind": kind, "key": path}
+        kw: dict[str, Any] = {"id": nid, "kind": kind, "key": path, "doc": self.doc,
+                              "base_dir": self.base_dir}
         after = d.get("after", [])
         if isinstance(after, str):
             after = [after]
@@ -427,8 +455,13 @@ class _Loader:
                 raise self.err(f"{path}.use", "fragment uses itself: "
                                + " -> ".join(self.expanding + [frag]))
             self.expanding.append(frag)
-            body, fpath = self.fragments[frag]
-            kw["body"] = self._body(body, fpath, inner_vars, scope, in_loop)
+            body, fpath, fdoc, fdir = self.fragments[frag]
+            saved = self.doc, self.base_dir
+            self.doc, self.base_dir = fdoc, fdir  # errors and files relative to the fragment
+            try:
+                kw["body"] = self._body(body, fpath, inner_vars, scope, in_loop)
+            finally:
+                self.doc, self.base_dir = saved
             self.expanding.pop()
             kw["kind"] = "group"
         if kw.get("body") is not None and kind in ("loop", "fanout", "group", "use"):
