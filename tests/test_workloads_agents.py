@@ -407,3 +407,13 @@ def test_fragment_include_from_another_file(tmp_path):
         load_template(write(tmp_path, body.replace("FRAG", "nope"), "bad2.yaml"))
     with pytest.raises(InputError, match="cannot include"):
         load_template(write(tmp_path, body.replace("lib/common", "lib/missing"), "bad3.yaml"))
+
+
+def test_validate_command(tmp_path, capsys):
+    good = write(tmp_path, MINIMAL, "good.yaml")
+    assert main(["workloads", "validate", str(good), "llmcompiler"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith("ok: tiny") and "2 call" in out[0]
+    bad = write(tmp_path, MINIMAL.replace("after: [a]", "after: [zz]"), "bad.yaml")
+    assert main(["workloads", "validate", str(good), str(bad)]) == 2
+    assert "undefined node 'zz'" in capsys.readouterr().err

@@ -56,6 +56,10 @@ def register(sub, common) -> None:
             p.set_defaults(func=_wl_expand)
         else:
             p.set_defaults(func=_wl_show)
+    p = wsub.add_parser("validate", parents=[common],
+                        help="check template files (schema, references, cycles, one expansion)")
+    p.add_argument("templates", nargs="+", help="template names or YAML files")
+    p.set_defaults(func=_wl_validate)
     p = wsub.add_parser("trace", parents=[common],
                         help="generate a seeded synthetic request trace, or read one")
     p.add_argument("dataset", nargs="?", default="sharegpt",
@@ -366,4 +370,26 @@ def _wl_trace(args: argparse.Namespace) -> int:
                      for k, v in stats.items()], title=f"Trace {label}")
         if args.output:
             print(f"wrote {len(reqs)} requests to {args.output}")
+    return 0
+
+
+def _wl_validate(args: argparse.Namespace) -> int:
+    """Exit 2 on the first bad template (one message), else one line per template."""
+    from neumelt.output import print_json
+    from workloads.agents import dag_stats, expand, load_template
+
+    rows = []
+    for name in args.templates:
+        t = load_template(name)
+        calls = expand(t, seed=t.seed or 0, instances=1)
+        st = dag_stats(calls)
+        rows.append({"template": t.name, "file": t.file, "nodes": t.count_nodes(),
+                     "records_seed0": len(calls), "calls_seed0": int(st["calls_per_task"])})
+    if _json(args):
+        print_json({"ok": True, "templates": rows})
+    else:
+        for r in rows:
+            kinds = ", ".join(f"{v} {k}" for k, v in sorted(r["nodes"].items()))
+            print(f"ok: {r['template']} ({r['file']}): {kinds}; seed 0 expands to "
+                  f"{r['records_seed0']} records, {r['calls_seed0']} calls")
     return 0
