@@ -545,15 +545,17 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
 
 
 @njit(cache=True)
-def stream_fast_channel(rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, nCCD_S, nCCD_L,
-                        nRTRS, nRCD, nCAS, nRAS, nRP, nTAIL, nRFC, nREFI, refresh_on):
+def stream_fast_channel(arrival, rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, nCCD_S, nCCD_L,
+                        nRTRS, nRCD, nCAS, nRAS, nRP, nTAIL, nRFC, nREFI, refresh_on, queue):
     """Fast path for a sequential stream in one channel (all reads or all writes).
 
     Closed form per row segment: the first column command of a segment waits for its row
     (nRCD after an ACT issued ahead, or nTAIL + nRP + nRCD when its bank must first close
     another row); the rest follow at the column-to-column gap (nCCD_L within a bank group,
     max(nCCD_S, nBL) across groups, nBL + nRTRS across ranks). A refresh that falls due stops
-    the rank's stream: PREA (after nRAS / nTAIL), nRP, REF, nRFC, then ACT + nRCD.
+    the rank's stream: PREA (after nRAS / nTAIL), nRP, REF, nRFC, then ACT + nRCD -- unless
+    the next rank's requests are within ``queue`` requests: then the controller serves those
+    meanwhile and the blocked bursts are paid for (their bus time) once the refresh is over.
     ``nTAIL`` = nRTP for reads, nCWL + nBL + nWR for writes; ``nCAS`` = nCL or nCWL.
     Returns the cycle of the last data beat.
     """
@@ -572,7 +574,10 @@ def stream_fast_channel(rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, n
     t = np.int64(-(1 << 40))
     prev_r = -1
     prev_g = -1
-    for i in range(n):
+    defer_n = 0
+    defer_until = np.int64(0)
+    i = 0
+    while i < n:
         r = rank[i]
         g = r * nbg + bg[i]
         b = g * nbpg + bank[i]
@@ -584,23 +589,40 @@ def stream_fast_channel(rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, n
             x = t + (nCCD_L if nCCD_L > nBL else nBL)
         else:
             x = t + (nCCD_S if nCCD_S > nBL else nBL)
+        if arrival[i] > x:
+            x = arrival[i]
         if refresh_on and next_ref[r] <= x:
-            pre = next_ref[r]
-            v = last_col_rank[r] + nTAIL
-            if v > pre:
-                pre = v
-            v = last_act_rank[r] + nRAS
-            if v > pre:
-                pre = v
-            resume = pre + nRP + nRFC
+            # every deadline passed since the rank was last used: PREA, REF, nRFC each
+            resume = np.int64(-(1 << 40))
+            while next_ref[r] <= x:
+                pre = next_ref[r]
+                v = last_col_rank[r] + nTAIL
+                if v > pre:
+                    pre = v
+                v = last_act_rank[r] + nRAS
+                if v > pre:
+                    pre = v
+                if resume > pre:
+                    pre = resume
+                resume = pre + nRP + nRFC
+                next_ref[r] += nREFI
             for bb in range(r * nbg * nbpg, (r + 1) * nbg * nbpg):
                 open_row[bb] = -1
             if resume > x:
+                j = i
+                while j < n and j - i < queue and rank[j] == r:
+                    j += 1
+                if j < n and j - i < queue and defer_n == 0:
+                    # serve the other rank meanwhile; pay the blocked bursts' bus time later
+                    defer_n = j - i
+                    defer_until = resume + nRCD
+                    i = j
+                    continue
                 x = resume
-            while next_ref[r] <= x:
-                next_ref[r] += nREFI
         if open_row[b] != row[i]:
             a = x - nRCD
+            if a < arrival[i]:
+                a = arrival[i]
             if open_row[b] >= 0:
                 v = last_col_bank[b] + nTAIL + nRP
                 if act_t[b] + nRAS + nRP > v:
@@ -614,11 +636,19 @@ def stream_fast_channel(rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, n
             last_act_rank[r] = a
             if a + nRCD > x:
                 x = a + nRCD
+        if defer_n > 0 and x >= defer_until:
+            x += defer_n * nBL
+            defer_n = 0
         t = x
         last_col_bank[b] = t
         last_col_rank[r] = t
         prev_r = r
         prev_g = g
+        i += 1
+    if defer_n > 0:
+        if t < defer_until:
+            t = defer_until
+        t += defer_n * nBL
     return t + nCAS + nBL
 
 
