@@ -6,7 +6,7 @@ Reusable from any test module (``from devices_support import adb_server, adbd``)
   (``adb -P <port>``, its own ``HOME`` so ``~/.android/adbkey`` stays in a temp dir),
   killed at the end of the session. ``.port``, ``.adb`` (binary), ``.env``, ``.run(*args)``.
 * ``adbd`` (function fixture) -> :class:`TestAdbd`: a fresh Android-like root
-  (``tests/adbd/root.py``, vendor ``pixel``) and the stdlib adbd (``tests/adbd/adbd.py``)
+  (``tests/adbd/android_root.py``, vendor ``pixel``) and the stdlib adbd (``tests/adbd/adbd.py``)
   as a child process on 127.0.0.1, on a port outside 5555-5585, connected with
   ``adb connect``. ``.serial`` ("127.0.0.1:PORT"), ``.port``, ``.root`` (Path),
   ``.adb_port``, ``.device()`` -> :class:`devices.android.AndroidDevice`, ``.kill()``
@@ -34,7 +34,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "adbd"))
 
-from root import make_root  # noqa: E402
+from android_root import make_root  # noqa: E402
 
 ADBD = HERE / "adbd" / "adbd.py"
 

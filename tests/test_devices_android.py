@@ -15,6 +15,7 @@ import pytest
 from devices_support import AdbServer, TestAdbd
 
 from devices import get_device, list_devices
+from devices.android.battery import parse_override
 from devices.errors import CommandFailed, DeviceUnavailable
 from devices.hygiene import Hygiene, pending
 from devices.sampler import Sampler
@@ -29,7 +30,7 @@ ORIGINAL = {"system": {"screen_brightness": "143", "screen_brightness_mode": "1"
 
 
 def _settings(root: Path) -> dict[str, dict[str, str]]:
-    from root import settings
+    from android_root import settings
     return settings(root)
 
 
@@ -224,6 +225,8 @@ def test_vendor_fuel_gauges_calibrate_to_the_same_current(adb_server: AdbServer,
                                                   "samsung": ("mA", -1)}[vendor]
         raw = int((d.root / "sys/class/power_supply/battery/current_now").read_text())
         assert cal.current_a(raw) == pytest.approx(0.412, abs=0.001)
+        forced = d.device(battery=parse_override("uA,+")).calibration()
+        assert (forced.unit, forced.discharge_sign, forced.how) == ("uA", 1, "override")
     finally:
         d.stop()
 

@@ -86,7 +86,7 @@ def test_watch_over_adb_records_a_session(adbd: TestAdbd, tmp_path: Path) -> Non
     assert run.status == "done" and run.info["device"]["model"] == "Pixel 7"
     assert run.info["hygiene"]["applied"]["system/screen_brightness_mode"] == "0"
     assert run.info["hygiene"]["charging"] is False
-    from root import settings
+    from android_root import settings
     assert settings(adbd.root)["system"]["screen_brightness_mode"] == "1"    # restored
     assert not list((env_home / "neumelt" / "hygiene").glob("*.json"))
     bad = neumelt("devices", "watch", adbd.serial, "--adb-port", str(adbd.adb_port),
