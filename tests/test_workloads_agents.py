@@ -417,3 +417,23 @@ def test_validate_command(tmp_path, capsys):
     bad = write(tmp_path, MINIMAL.replace("after: [a]", "after: [zz]"), "bad.yaml")
     assert main(["workloads", "validate", str(good), str(bad)]) == 2
     assert "undefined node 'zz'" in capsys.readouterr().err
+
+
+def test_token_stats_no_cache_vs_prefix_cache(tmp_path):
+    from workloads.agents import token_stats
+
+    p = write(tmp_path, """\
+        schema: agentwl/v1
+        name: tok
+        graph:
+          - {id: a, kind: call, prompt: 150, output: 20, prefix: {key: k, tokens: 100}}
+          - {id: b, kind: call, after: [a], prompt: 120, output: 30, prefix: {key: k, tokens: 100}}
+          - {id: c, kind: call, continues: b, prompt: 10, output: 5}
+        """)
+    st = token_stats(expand(str(p), seed=0))
+    assert st["prompt_tokens_per_task"] == 280 and st["output_tokens_per_task"] == 55
+    # no cache: 150 + 120 + (120 + 30 + 10); cache: b reuses 100 of k, c reuses b's 150
+    assert st["prefill_nocache_tokens_per_task"] == 430
+    assert st["prefill_cached_tokens_per_task"] == 430 - 100 - 150
+    st = token_stats(expand("mobile-agent-v2", seed=0))
+    assert st["image_tokens_per_task"] is None and st["prefill_cached_tokens_per_task"] is None

@@ -283,16 +283,18 @@ def _role_stats(calls) -> list[dict]:
 
 def _wl_show(args: argparse.Namespace) -> int:
     from neumelt.output import print_json, print_table
-    from workloads.agents import dag_stats
+    from workloads.agents import dag_stats, token_stats
 
     t, n, calls = _expand(args)
     rows = _role_stats(calls)
     dag = dag_stats(calls)
+    tok = token_stats(calls)
     info = {"template": t.name, "file": t.file, "description": " ".join(t.description.split()),
             "sources": t.sources, "models": t.models, "arrivals": vars(t.arrivals),
             "vars": {k: v for k, v in t.vars}, "seed": args.seed, "instances": n,
             "records": len(calls), "calls": sum(c.kind == "call" for c in calls),
             "provenance": "estimated (template defaults; see sources)", "dag": dag,
+            "tokens": tok,
             "roles": rows}
     if _json(args):
         print_json(info)
@@ -306,6 +308,15 @@ def _wl_show(args: argparse.Namespace) -> int:
     print(f"critical path: {dag['critical_path_calls']:.1f} calls + "
           f"{dag['critical_path_delay_s']:.1f} s of delays; up to "
           f"{dag['max_parallel_calls']:.1f} calls at once (per task, estimated)")
+    nc, pc = tok["prefill_nocache_tokens_per_task"], tok["prefill_cached_tokens_per_task"]
+    if nc is None:
+        print("prefill tokens per task: unavailable until a vision model is bound "
+              "(--model / --vision)")
+    else:
+        share = 100 * (1 - pc / nc) if nc else 0.0
+        print(f"prefill tokens per task: {nc:,.0f} without a cache, {pc:,.0f} with a prefix "
+              f"cache ({share:.0f} % reused); output {tok['output_tokens_per_task']:,.0f} "
+              f"(estimated)")
     return 0
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from neumelt.errors import InputError
-from workloads.agents.expand import MAX_COUNT, CallRecord, dag_stats, expand_template, serialize
+from workloads.agents.expand import (
+    MAX_COUNT,
+    CallRecord,
+    dag_stats,
+    expand_template,
+    serialize,
+    token_stats,
+)
 from workloads.agents.template import SCHEMA, Node, Template, load_template_file, with_vars
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "load_calls",
     "load_template",
     "template_dir",
+    "token_stats",
     "with_vars",
 ]
 

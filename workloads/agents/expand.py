@@ -483,3 +483,40 @@ def dag_stats(calls: list[CallRecord]) -> dict[str, float]:
         "critical_path_delay_s": sum(v["delay_s"] for v in per.values()) / n,
         "max_parallel_calls": sum(max(w.values(), default=0) for w in widths.values()) / n,
     }
+
+
+def token_stats(calls: list[CallRecord]) -> dict[str, float | None]:
+    """Mean tokens per instance: new text, image and output tokens; prefill context without
+    a cache (a ``continues`` call re-reads its parent's whole context) and with a prefix
+    cache (the parent context and any prefix key seen earlier in the list are reused).
+    Image tokens are None when some image is unresolved (no vision model bound)."""
+    ctx: dict[tuple[int, str], int] = {}
+    seen_prefix: set[str] = set()
+    insts = {c.inst for c in calls}
+    tot = {"prompt": 0, "image": 0, "output": 0, "prefill_nocache": 0, "prefill_cached": 0}
+    image_known = True
+    for c in calls:
+        if c.kind != "call":
+            continue
+        img = c.image_tokens or 0
+        image_known &= c.image_tokens is not None
+        parent = ctx.get((c.inst, c.continues), 0) if c.continues else 0
+        full = parent + c.prompt_tokens + img
+        reused = parent
+        if c.prefix_key and c.prefix_key in seen_prefix and not c.continues:
+            reused += c.prefix_tokens
+        if c.prefix_key:
+            seen_prefix.add(c.prefix_key)
+        ctx[c.key] = full + c.output_tokens
+        tot["prompt"] += c.prompt_tokens
+        tot["image"] += img
+        tot["output"] += c.output_tokens
+        tot["prefill_nocache"] += full
+        tot["prefill_cached"] += full - reused
+    n = len(insts) or 1
+    out: dict[str, float | None] = {f"{k}_tokens_per_task": v / n for k, v in tot.items()}
+    if not image_known:
+        out["image_tokens_per_task"] = None
+        out["prefill_nocache_tokens_per_task"] = None
+        out["prefill_cached_tokens_per_task"] = None
+    return out
