@@ -404,19 +404,24 @@ class ModelSpec:
         """Total parameters (tied embeddings counted once; vision encoder included)."""
         return sum(t.n_params for t in self.tensors())
 
-    def weight_bytes(self, fmt: str = "f16") -> int:
-        """Bytes of all weights stored in format ``fmt`` (one of :data:`FORMATS`)."""
+    def tensor_bytes(self, fmt: str = "f16") -> list[tuple[Tensor, float]]:
+        """(tensor, bytes) for every weight tensor stored in ``fmt``."""
         fmt = fmt.lower()
         if fmt not in FORMATS:
             raise InputError(f"unknown weight format '{fmt}'", key="format",
                              expected="one of " + ", ".join(FORMATS))
-        bits = 0.0
+        out = []
         for t in self.tensors():
             if fmt in ("int8", "int4"):
-                bits += _int_bits(fmt, t)
+                bits = _int_bits(fmt, t)
             else:
-                bits += GGUF_TYPE_BITS[_gguf_type(fmt, t, self.n_layers)] * t.n_params
-        return int(math.ceil(bits / 8))
+                bits = GGUF_TYPE_BITS[_gguf_type(fmt, t, self.n_layers)] * t.n_params
+            out.append((t, bits / 8))
+        return out
+
+    def weight_bytes(self, fmt: str = "f16") -> int:
+        """Bytes of all weights stored in format ``fmt`` (one of :data:`FORMATS`)."""
+        return int(math.ceil(sum(b for _, b in self.tensor_bytes(fmt))))
 
     def bits_per_weight(self, fmt: str = "f16") -> float:
         """Effective bits per weight of ``fmt`` for this model (bits)."""
@@ -476,17 +481,17 @@ class ModelSpec:
 
     # ---- bytes moved ---------------------------------------------------------------------
     def _streamed_weight_bytes(self, fmt: str) -> int:
-        """Weight bytes read per forward pass: all but the embedding table (one row read)."""
-        total = self.weight_bytes(fmt)
-        if not self.tied_embeddings:
-            embed = self.vocab_size * self.d_model
-            total -= int(embed * self.weight_bytes(fmt) / self.param_count())
-        if self.position == "learned":
-            total -= int(self.max_context * self.d_model * self.weight_bytes(fmt)
-                         / self.param_count())
-        if self.vision is not None:
-            total -= int(self.vision.encoder_params * 2)
-        return max(total, 0)
+        """Weight bytes read per forward pass of the language model: every tensor except
+        the token/position tables (one row each is read) and the vision encoder."""
+        total = 0.0
+        for t, b in self.tensor_bytes(fmt):
+            if t.kind in ("embed", "pos_embed"):
+                total += b / t.rows
+            elif t.kind != "vision":
+                total += b
+        if self.tied_embeddings:
+            total += self.d_model * 2  # the token's row of the shared table (fp16 dequantised)
+        return int(round(total))
 
     def decode_bytes(self, context_len: int, fmt: str = "f16", kv_dtype_bytes: float = 2,
                      batch: int = 1) -> int:
