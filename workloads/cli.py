@@ -148,6 +148,9 @@ def _models_show(args: argparse.Namespace) -> int:
     print_table([{"format": f, "GB": round(m.weight_bytes(f) / 1e9, 3),
                   "bits_per_weight": round(m.bits_per_weight(f), 3), "note": _FORMAT_NOTES[f]}
                  for f in FORMATS], title="Weight bytes per format (estimated)")
+    if m.vision is not None and m.vision.encoder_params:
+        print(f"(includes the {m.vision.encoder_params / 1e6:.0f} M-parameter vision encoder, "
+              "kept in F16 like llama.cpp's mmproj file for quantised formats)")
     print()
     c = args.context
     print_table([
