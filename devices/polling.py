@@ -46,3 +46,60 @@ class PolledStream(CounterStream):
 
     def close(self) -> None:
         self._closed.set()
+
+
+class MergedStream(CounterStream):
+    """Several streams read on their own threads, yielded as one (e.g. a fast on-device
+    loop plus a 1 Hz ``dumpsys`` poller). The first stream's error ends the merge."""
+
+    def __init__(self, streams: list[CounterStream]) -> None:
+        self.streams = streams
+        self.periods_s = {}
+        for s in streams:
+            self.periods_s.update(s.periods_s)
+        self.calibration = getattr(streams[0], "calibration", None)
+        self._closed = threading.Event()
+
+    def ticks(self) -> Iterator[Tick]:
+        import queue
+        q: queue.Queue[tuple[str, object]] = queue.Queue()
+
+        def run(stream: CounterStream) -> None:
+            try:
+                for tick in stream.ticks():
+                    q.put(("tick", tick))
+            except BaseException as exc:  # handed to the consumer thread
+                q.put(("error", exc))
+            finally:
+                q.put(("end", stream))
+
+        threads = [threading.Thread(target=run, args=(s,), daemon=True) for s in self.streams]
+        for t in threads:
+            t.start()
+        live = len(threads)
+        try:
+            while live:
+                kind, item = q.get()
+                if kind == "tick":
+                    yield item  # type: ignore[misc]
+                elif kind == "error":
+                    raise item  # type: ignore[misc]
+                else:
+                    live -= 1
+                    if not self._closed.is_set() and item is self.streams[0]:
+                        return
+        finally:
+            self.close()
+            for t in threads:
+                t.join(5)
+
+    def close(self) -> None:
+        self._closed.set()
+        for s in self.streams:
+            s.close()
+
+    def device_overhead(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for s in self.streams:
+            out.update(s.device_overhead())
+        return out

@@ -6,6 +6,9 @@
                                             "memory": 1}, pids=[pid]) as s:
         ...                     # the workload; s.lost turns True if the device vanishes
 
+* ``rates`` keys: ``power``, ``cpu``, ``thermal`` (default 10 Hz), ``memory`` (1 Hz:
+  /proc/<pid>/status and smaps_rollup of ``pids``), ``meminfo`` (Android only, off by
+  default: ``dumpsys meminfo <pid>``, capped at 1 Hz); a rate of 0 turns a group off;
 * samples reach the store as they arrive (flushed every ``flush_s``, 0.5 s by default, so
   a crash loses at most that);
 * each sample has host monotonic time (device time mapped through the clock offset

@@ -137,7 +137,8 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
         assert now["system"]["screen_off_timeout"] == "2147483647"
         assert now["global"]["heads_up_notifications_enabled"] == "0"
         assert report.charging is False and report.saved["system/screen_brightness"] == "143"
-        with Sampler(dev, store, run_id, pids=[os.getpid()]) as s:
+        rates = {"power": 10, "cpu": 10, "thermal": 10, "memory": 1, "meminfo": 1}
+        with Sampler(dev, store, run_id, rates=rates, pids=[os.getpid()]) as s:
             deadline = time.monotonic() + 10
             while not s.n_ticks.get("fast") and time.monotonic() < deadline:
                 time.sleep(0.01)                 # 10 s of samples from the first one
@@ -155,6 +156,10 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
     assert len(store.samples(run_id, source="cpu", name="util")) >= 94
     rss = store.samples(run_id, source=f"process.{os.getpid()}", name="rss")
     assert 9 <= len(rss) <= 12 and all(r.value > 0 for r in rss)
+    status = store.samples(run_id, source="thermal", name="status")      # dumpsys, <= 1 Hz
+    assert 8 <= len(status) <= 12 and status[0].value == 2.0              # 45.3 C: moderate
+    pss = store.samples(run_id, source=f"meminfo.{os.getpid()}", name="total_pss")
+    assert 8 <= len(pss) <= 12 and all(p.value > 0 for p in pss)
     info = store.get_run(run_id).info
     assert info["clock_offset_start"]["rtt_s"] < 1 and info["clock_offset_end"]
     assert info["sampler"]["calibration"]["unit"] == "uA"

@@ -30,12 +30,14 @@ from devices.base import (
     CounterStream,
     Device,
     DeviceInfo,
+    Reading,
     RunResult,
     Tick,
     quote_argv,
 )
 from devices.clock import estimate_offset, host_now
 from devices.errors import DeviceError, DeviceGone, DeviceTimeout, DeviceUnavailable
+from devices.polling import MergedStream, PolledStream
 from devices.procfs import process_memory
 
 log = logging.getLogger(__name__)
@@ -256,7 +258,10 @@ class AndroidDevice(Device):
             CounterSource("memory", "memory", 1.0, True,
                           counters=("rss", "pss", "anon", "file", "swap", "hwm")),
             CounterSource("meminfo", "memory", 1.0, True,
-                          "dumpsys meminfo <pid|pkg>: heavy, at most 1 Hz"),
+                          "dumpsys meminfo <pid>: heavy (walks smaps), at most 1 Hz; off unless "
+                          "rates['meminfo'] is set"),
+            CounterSource("thermal.status", "thermal", 1.0, True,
+                          "dumpsys thermalservice: 0 none .. 6 shutdown, at most 1 Hz"),
         ]
         return out
 
@@ -319,7 +324,42 @@ class AndroidDevice(Device):
                         gpu_freq=d["gpu_freq"], pids=tuple(int(p) for p in pids), kinds=kinds)
         offset = self.clock_offset()
         calib = self.calibration() if "power" in kinds else None
-        return AndroidCounterStream(self, plan, offset, calib)
+        main = AndroidCounterStream(self, plan, offset, calib)
+        slow_hz = min(1.0, max(rates.get("thermal", 0) or 0, rates.get("meminfo", 0) or 0))
+        if slow_hz <= 0:
+            return main
+        meminfo = tuple(int(p) for p in pids) if rates.get("meminfo") else ()
+        poller = PolledStream({"dumpsys": (slow_hz, self._dumpsys_reader(
+            bool(rates.get("thermal")), meminfo))}, device_clock=None)
+        return MergedStream([main, poller])
+
+    def _dumpsys_reader(self, thermal: bool, meminfo: tuple[int, ...]):  # noqa: ANN202
+        """At most 1 Hz: ``dumpsys thermalservice`` status and ``dumpsys meminfo <pid>``.
+
+        A failed call gives unavailable values; losing the device is the fast loop's call.
+        """
+        def read() -> list[Reading]:
+            out = []
+            if thermal:
+                try:
+                    st = self.thermal_status()["status"]
+                except DeviceError:
+                    st = None
+                out.append(Reading("thermal", "status", float(st) if st is not None else None,
+                                   "level 0-6"))
+            for pid in meminfo:
+                try:
+                    mi = self.meminfo(pid)
+                except DeviceError:
+                    mi = {}
+                for key in ("total_pss", "total_rss", "total_swap_pss", "native_heap",
+                            "graphics", "gfx_dev", "gl_mtrack"):
+                    if key in mi or key.startswith("total"):
+                        v = mi.get(key)
+                        out.append(Reading(f"meminfo.{pid}", key,
+                                           float(v) if v is not None else None, "B"))
+            return out
+        return read
 
 
 class AndroidCounterStream(CounterStream):
