@@ -171,3 +171,17 @@ def test_stage_pipeline_formula_over_layers():
     assert three.total_cycles == s["A"] + s["B"] + 2 * (s["C"] + s["D"]) + s["E"] + s["F"]
     # every stage is at least as long as the NPU work it holds
     assert s["C"] >= s["A"] and s["E"] <= s["C"]
+
+
+def test_sub_batch_interleaving_pays_off_only_for_large_batches():
+    """The paper: interleaving pays off at batch >= 256. Below, each sub-batch re-reads the
+    weights of a weight-bandwidth-bound NPU and there is too little attention to hide."""
+    def ratio(n):
+        seq = synthetic_batch(n, seed=1).seq_lens
+        on = get_design("neupims", fidelity="fast").decode_iteration("gpt3-7b", seq, layers=32)
+        off = get_design("neupims", sub_batch=False, fidelity="fast").decode_iteration(
+            "gpt3-7b", seq, layers=32)
+        return on.total_cycles / off.total_cycles
+
+    assert ratio(64) > 1.0
+    assert ratio(512) < 1.0
