@@ -248,7 +248,11 @@ class NpuDesign:
         notes: list[str] = []
         acc = _Acc()
         events: list[tuple[str, str, int, int]] = []
-        if not self.sub_batch:
+        sub_batch = self.sub_batch
+        if sub_batch and len(seq) < 2:
+            sub_batch = False
+            notes.append("sub-batch interleaving needs two requests; ran without it")
+        if not sub_batch:
             qkv = run_part(hw, ops_all, "qkv", par.tp)
             ffn = run_part(hw, ops_all, "ffn", par.tp)
             att = self._attention(dims, seq, chans)
@@ -325,7 +329,7 @@ class NpuDesign:
             "pim": acc.pim_j * layer_count,
             "link": acc.link_bytes * 8 * e.link_pj_per_bit * 1e-12 * layer_count,
         }
-        per_dev_layer_cycles = layer if self.sub_batch else first_last
+        per_dev_layer_cycles = layer if sub_batch else first_last
         n_ch = self._n_channels()
         util = {
             "npu": _clip(acc.macs / (hw.systolic.peak_macs_per_cycle * per_dev_layer_cycles)),
