@@ -155,11 +155,11 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
     assert len(store.samples(run_id, source="thermal", name="cpu4-gold-usr")) >= 95
     assert len(store.samples(run_id, source="cpu", name="util")) >= 94
     rss = store.samples(run_id, source=f"process.{os.getpid()}", name="rss")
-    assert 9 <= len(rss) <= 12 and all(r.value > 0 for r in rss)
+    assert 8 <= len(rss) <= 12 and all(r.value > 0 for r in rss)
     status = store.samples(run_id, source="thermal", name="status")      # dumpsys, <= 1 Hz
-    assert 8 <= len(status) <= 12 and status[0].value == 2.0              # 45.3 C: moderate
+    assert 6 <= len(status) <= 12 and status[0].value == 2.0              # 45.3 C: moderate
     pss = store.samples(run_id, source=f"meminfo.{os.getpid()}", name="total_pss")
-    assert 8 <= len(pss) <= 12 and all(p.value > 0 for p in pss)
+    assert 6 <= len(pss) <= 12 and all(p.value > 0 for p in pss)
     info = store.get_run(run_id).info
     assert info["clock_offset_start"]["rtt_s"] < 1 and info["clock_offset_end"]
     assert info["sampler"]["calibration"]["unit"] == "uA"
