@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neumelt.errors import InputError
 from workloads.models import FORMATS, VisionRule, list_models, load_model
@@ -180,3 +182,32 @@ def test_claude_rule_is_about_area_over_750():
         assert abs(g - want) <= 3
     with pytest.raises(InputError, match="unknown vision rule"):
         vision_rule("gpt-9")
+
+
+@settings(max_examples=200, deadline=None)
+@given(w=st.integers(16, 8000), h=st.integers(16, 8000))
+def test_property_patch_grid_stays_within_pixel_budget(w, h):
+    from workloads.models import vision_rule
+
+    if max(w, h) / min(w, h) > 200:  # Qwen2-VL refuses such aspect ratios
+        return
+    for name in ("qwen2-vl", "qwen2-vl-1280", "qwen2-vl-llamacpp"):
+        r = vision_rule(name)
+        n = r.tokens_for(w, h)
+        assert n >= 1
+        assert n * 28 * 28 <= r.max_pixels
+        grid = max(1, round(w / 28)) * max(1, round(h / 28))
+        if r.min_pixels <= grid * 784 <= r.max_pixels:  # no rescale: one token per 28x28
+            assert n == grid
+        else:  # rescaled: keeps most of the budget it is squeezed into / lifted to
+            assert n * 784 >= min(r.min_pixels, 0.5 * r.max_pixels) or n * 784 >= 0.5 * w * h
+
+
+@settings(max_examples=100, deadline=None)
+@given(ctx=st.integers(1, 40_000), batch=st.integers(1, 512))
+def test_property_decode_cost_monotone_in_context(ctx, batch):
+    for name in ("llama3-8b", "mistral-7b"):
+        m = load_model(name)
+        assert m.decode_flops(ctx + 1) >= m.decode_flops(ctx)
+        assert m.decode_bytes(ctx + 1, batch=batch) >= m.decode_bytes(ctx, batch=batch)
+        assert m.decode_bytes(ctx, batch=batch) >= m.kv_bytes(ctx - 1)

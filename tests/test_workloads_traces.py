@@ -178,3 +178,22 @@ def test_import_burstgpt_mooncake_and_neupims_batch(tmp_path):
                        "share-gpt2-bs512-ms7B-tp4-clb-0.csv")
     assert len(batch) == 512 and max(r.prompt_tokens for r in batch) == 2048
     assert sum(r.prompt_tokens for r in batch) / 512 == pytest.approx(299.9, abs=0.05)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(dataset=st.sampled_from(sorted(DATASETS)), n=st.integers(1, 200),
+       seed=st.integers(0, 2**32), arrival=st.sampled_from(["poisson", "gamma", "fixed",
+                                                             "closed"]))
+def test_property_synthetic_traces(dataset, n, seed, arrival):
+    reqs = synthetic_trace(dataset, n=n, seed=seed, arrival=arrival, rate=3.0, concurrency=4)
+    assert len(reqs) == n and [r.id for r in reqs] == list(range(n))
+    assert all(r.prompt_tokens >= 1 and r.output_tokens >= 1 for r in reqs)
+    assert all(0 <= r.prefix_tokens < r.prompt_tokens or r.prefix_tokens == 0 for r in reqs)
+    t = [r.arrival_s for r in reqs]
+    assert t == sorted(t) and t[0] >= 0
+    assert reqs == synthetic_trace(dataset, n=n, seed=seed, arrival=arrival, rate=3.0,
+                                   concurrency=4)

@@ -410,14 +410,7 @@ class ModelSpec:
         if fmt not in FORMATS:
             raise InputError(f"unknown weight format '{fmt}'", key="format",
                              expected="one of " + ", ".join(FORMATS))
-        out = []
-        for t in self.tensors():
-            if fmt in ("int8", "int4"):
-                bits = _int_bits(fmt, t)
-            else:
-                bits = GGUF_TYPE_BITS[_gguf_type(fmt, t, self.n_layers)] * t.n_params
-            out.append((t, bits / 8))
-        return out
+        return list(_tensor_bytes(self, fmt))
 
     def weight_bytes(self, fmt: str = "f16") -> int:
         """Bytes of all weights stored in format ``fmt`` (one of :data:`FORMATS`)."""
@@ -483,15 +476,8 @@ class ModelSpec:
     def _streamed_weight_bytes(self, fmt: str) -> int:
         """Weight bytes read per forward pass of the language model: every tensor except
         the token/position tables (one row each is read) and the vision encoder."""
-        total = 0.0
-        for t, b in self.tensor_bytes(fmt):
-            if t.kind in ("embed", "pos_embed"):
-                total += b / t.rows
-            elif t.kind != "vision":
-                total += b
-        if self.tied_embeddings:
-            total += self.d_model * 2  # the token's row of the shared table (fp16 dequantised)
-        return int(round(total))
+        self.tensor_bytes(fmt)  # validates fmt
+        return _streamed(self, fmt.lower())
 
     def decode_bytes(self, context_len: int, fmt: str = "f16", kv_dtype_bytes: float = 2,
                      batch: int = 1) -> int:
@@ -539,6 +525,31 @@ class ModelSpec:
             "decode_bytes_per_token_f16": self.decode_bytes(context_len, "f16"),
             "decode_bytes_per_token_q4_k_m": self.decode_bytes(context_len, "q4_k_m"),
         }
+
+
+@lru_cache(maxsize=256)
+def _tensor_bytes(spec: ModelSpec, fmt: str) -> tuple[tuple[Tensor, float], ...]:
+    out = []
+    for t in spec.tensors():
+        if fmt in ("int8", "int4"):
+            bits = _int_bits(fmt, t)
+        else:
+            bits = GGUF_TYPE_BITS[_gguf_type(fmt, t, spec.n_layers)] * t.n_params
+        out.append((t, bits / 8))
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _streamed(spec: ModelSpec, fmt: str) -> int:
+    total = 0.0
+    for t, b in _tensor_bytes(spec, fmt):
+        if t.kind in ("embed", "pos_embed"):
+            total += b / t.rows
+        elif t.kind != "vision":
+            total += b
+    if spec.tied_embeddings:
+        total += spec.d_model * 2  # the token's row of the shared table (fp16 dequantised)
+    return int(round(total))
 
 
 # --------------------------------------------------------------------------------------
