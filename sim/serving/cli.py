@@ -64,7 +64,8 @@ def _workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--row-buffer", choices=("single", "dual"), default=None)
     p.add_argument("--channels", choices=("greedy", "rr"), default=None,
                    help="KV placement over PIM channels (default greedy min-load)")
-    p.add_argument("--sub-batch", choices=("on", "off"), default=None)
+    p.add_argument("--sub-batch", choices=("on", "off", "auto"), default=None,
+                   help="sub-batch interleaving (neupims default auto: where it is faster)")
     p.add_argument("--tp", type=_positive_int, default=None)
     p.add_argument("--pp", type=_positive_int, default=None)
     p.add_argument("--memo-tolerance", type=float, default=0.02,

@@ -41,7 +41,8 @@ class ServingRunConfig:
     offline throughput setting; agents: the template's arrivals); concurrency: agent
     tasks in flight in a closed loop; seed: every random draw; max_batch: requests per
     iteration; prefill: separate | mixed; fidelity: fast | command (PIM model);
-    row_buffer / channels / sub_batch / tp / pp: design switches (None = default);
+    row_buffer / channels / sub_batch / tp / pp: design switches (None = default; for
+    neupims, sub_batch None or "auto" interleaves where it is faster, see AutoSubBatch);
     memo_tolerance: relative context difference under which iterations share a cost.
     """
 
@@ -107,11 +108,47 @@ def get_serving_design(name: str, *, hw: str | None = None, row_buffer: str | No
                       sub_batch=sub_batch, fidelity=fidelity, tp=tp, pp=pp)
 
 
+class AutoSubBatch:
+    """NeuPIMs choosing sub-batch interleaving per iteration, as a profiled threshold
+    would: for each band of ``band`` decode-batch sizes, the first batch seen is priced
+    both ways and the faster mode is kept for the band (splitting a small batch halves
+    the NPU's rows without enough attention to hide; the artifact uses interleaving at
+    batch >= 256 only)."""
+
+    def __init__(self, on: Any, off: Any, band: int = 32) -> None:
+        self.on, self.off, self.band = on, off, band
+        self.name, self.hw, self.fidelity = on.name, on.hw, on.fidelity
+        self.default_channels = getattr(on, "default_channels", None)
+        self.choice: dict[int, bool] = {}
+
+    def parallelism(self, model: Any) -> Any:
+        return self.on.parallelism(model)
+
+    def decode_iteration(self, model: Any, seq_lens: Any, channel_idx: Any = None,
+                         layers: int | None = None) -> Any:
+        b = len(seq_lens) // self.band
+        if b not in self.choice:
+            a = self.on.decode_iteration(model, seq_lens, channel_idx=channel_idx, layers=layers)
+            c = self.off.decode_iteration(model, seq_lens, channel_idx=channel_idx,
+                                          layers=layers)
+            self.choice[b] = a.seconds < c.seconds
+            return a if self.choice[b] else c
+        d = self.on if self.choice[b] else self.off
+        return d.decode_iteration(model, seq_lens, channel_idx=channel_idx, layers=layers)
+
+    def prefill(self, model: Any, prompt_lens: Any) -> Any:
+        return self.off.prefill(model, prompt_lens)
+
+
 def _design(cfg: ServingRunConfig):
     # channels=None: the design prices the channels our KV pool placed requests on
+    kw = dict(hw=cfg.hw, row_buffer=cfg.row_buffer, channels=None, fidelity=cfg.fidelity,
+              tp=cfg.tp, pp=cfg.pp)
+    if cfg.design == "neupims" and cfg.sub_batch in (None, "auto"):
+        return AutoSubBatch(get_serving_design(cfg.design, sub_batch=True, **kw),
+                            get_serving_design(cfg.design, sub_batch=False, **kw))
     sub = None if cfg.sub_batch is None else cfg.sub_batch == "on"
-    return get_serving_design(cfg.design, hw=cfg.hw, row_buffer=cfg.row_buffer, channels=None,
-                              sub_batch=sub, fidelity=cfg.fidelity, tp=cfg.tp, pp=cfg.pp)
+    return get_serving_design(cfg.design, sub_batch=sub, **kw)
 
 
 def _is_agent(name: str) -> bool:
