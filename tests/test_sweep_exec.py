@@ -1,12 +1,14 @@
 """Sweep execution: LocalCluster vs process pool, killed workers, resume, cache, errors.
 
-One Dask LocalCluster (2 worker processes) serves the whole module.
+One Dask LocalCluster (2 worker processes) serves the roofline tests; the simulator sweep
+gets fresh workers of its own (it leaves large memo caches behind in its workers).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from sweep_support import write_spec
@@ -16,6 +18,10 @@ from sim.sweep.backends import DaskBackend, PoolBackend
 from sim.sweep.execute import PARETO_TABLE, POINT_TABLE, load_points, run_sweep
 from sim.sweep.spec import expand, load_spec
 from sim.sweep.task import evaluate_point
+
+GRID_80 = {"batch": [64, 128, 256, 384, 512], "pim": [True, False], "channels": [16, 32],
+           "model": ["gpt3-7b", "gpt3-13b", "llama2-7b", "llama2-13b"]}
+EXAMPLES = Path(__file__).resolve().parent.parent / "sim" / "sweep" / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -33,53 +39,62 @@ def _records_unique(store, run_id, n):
     assert len(keys) == n and len(set(keys)) == n
 
 
-def test_localcluster_and_pool_give_identical_results(tmp_path, cluster):
-    spec, doc = load_spec(write_spec(tmp_path / "grid.yaml"))
+def test_localcluster_and_pool_give_identical_results(tmp_path):
+    # the must-show sweep: batch x PIM off/on x HBM channels x model, simulator fast path
+    spec, doc = load_spec(EXAMPLES / "decode_grid.yaml")
     store = Store(tmp_path / "r.db")
-    a = run_sweep(spec, store, cluster, doc=doc, use_cache=False)
+    with DaskBackend(workers=2) as cluster:
+        a = run_sweep(spec, store, cluster, doc=doc, use_cache=False)
+        info = cluster.describe()
     assert (a.total, a.evaluated, a.ok, a.failed, a.status) == (200, 200, 200, 0, "done")
     with PoolBackend(workers=2) as pool:
         b = run_sweep(spec, store, pool, doc=doc, use_cache=False)
-    assert b.evaluated == 200
+    assert (b.evaluated, b.ok) == (200, 200)
     _records_unique(store, a.run_id, 200)
     _records_unique(store, b.run_id, 200)
     ma, mb = _metrics(store, a.run_id), _metrics(store, b.run_id)
     assert ma == mb and len(ma) == 200
     # what the store holds is what one point computes in this process
-    p = expand(spec, doc).points[17]
-    assert ma[p.key] == evaluate_point("roofline", p.key, p.config)["metrics"]
+    p = expand(spec, doc).points[117]
+    assert ma[p.key] == evaluate_point("decode-iteration", p.key, p.config)["metrics"]
+    assert ma[p.key]["throughput_tokens_per_s"]["provenance"] == "simulated"
+    assert ma[p.key]["memory_area_rel"]["provenance"] == "estimated"
     run = store.get_run(a.run_id)
     assert run.kind == "sweep" and run.status == "done"
     assert run.info["backend"]["backend"] == "dask" and run.info["backend"]["workers"] == 2
+    assert info["workers"] == 2
     m = {x.name: x for x in store.metrics(a.run_id)}
     assert m["points_ok"].value == 200 and m["points_per_hour"].value > 0
     assert m["points_per_hour"].provenance == "measured"
     (front,) = [d for _, _, d in store.records(a.run_id, PARETO_TABLE)]
     assert 1 <= len(front["points"]) < 200
+    designs = {r["coords"]["design"] for r in front["points"]}
+    assert "neupims" in designs
     # a second run of the same spec reuses every point from the store
-    c = run_sweep(spec, store, cluster, doc=doc)
+    with PoolBackend(workers=1) as pool:
+        c = run_sweep(spec, store, pool, doc=doc)
     assert (c.cached, c.evaluated, c.ok) == (200, 0, 200)
     assert _metrics(store, c.run_id) == ma
 
 
 def test_interrupt_then_resume_loses_and_duplicates_nothing(tmp_path, cluster):
-    spec, doc = load_spec(write_spec(tmp_path / "grid.yaml", name="resume-me"))
+    spec, doc = load_spec(write_spec(tmp_path / "grid.yaml", name="resume-me", grid=GRID_80))
     store = Store(tmp_path / "r.db")
     seen = []
 
-    def stop_after_60(rec):
+    def stop_after_30(rec):
         seen.append(rec["key"])
-        if len(seen) == 60:
+        if len(seen) == 30:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(spec, store, cluster, doc=doc, on_result=stop_after_60)
+        run_sweep(spec, store, cluster, doc=doc, on_result=stop_after_30)
     (run,) = store.list_runs(kind="sweep")
     assert run.status == "interrupted"
-    assert len(load_points(store, run.id)) == 60
+    assert len(load_points(store, run.id)) == 30
     s = run_sweep(spec, store, cluster, doc=doc, resume=run.id)
-    assert (s.skipped, s.evaluated, s.ok, s.status) == (60, 140, 200, "done")
-    _records_unique(store, run.id, 200)
+    assert (s.skipped, s.evaluated, s.ok, s.status) == (30, 50, 80, "done")
+    _records_unique(store, run.id, 80)
     assert store.get_run(run.id).status == "done"
 
 
@@ -98,7 +113,7 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path, cluster):
 
 
 def _kill_one_worker_mid_sweep(tmp_path, backend, pids_of):
-    spec, doc = load_spec(write_spec(tmp_path / "slow.yaml",
+    spec, doc = load_spec(write_spec(tmp_path / "slow.yaml", grid=GRID_80,
                                      evaluator="sweep_support:SlowRoofline",
                                      base={"seq_len": 300, "delay_s": 0.02}))
     store = Store(tmp_path / "r.db")
@@ -106,15 +121,15 @@ def _kill_one_worker_mid_sweep(tmp_path, backend, pids_of):
 
     def kill_at_40(rec):
         done.append(rec["key"])
-        if len(done) == 40:   # 40 of 200 points stored, the rest in flight or queued
+        if len(done) == 20:   # 20 of 80 points stored, the rest in flight or queued
             pid = pids_of()[0]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
     s = run_sweep(spec, store, backend, doc=doc, on_result=kill_at_40)
     assert killed, "the worker was never killed"
-    assert (s.total, s.ok, s.failed) == (200, 200, 0)
-    _records_unique(store, s.run_id, 200)
+    assert (s.total, s.ok, s.failed) == (80, 80, 0)
+    _records_unique(store, s.run_id, 80)
     points = {p.key: p for p in expand(spec, doc).points}
     for key, data in load_points(store, s.run_id).items():
         ref = evaluate_point("roofline", key,

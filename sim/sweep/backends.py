@@ -215,7 +215,7 @@ class DaskBackend:
     def worker_pids(self) -> list[int]:
         return list(self.client.run(os.getpid).values())
 
-    def _setup_workers(self, evaluator: str) -> None:
+    def _setup_workers(self, evaluator: str) -> str:
         from distributed.diagnostics.plugin import WorkerPlugin
 
         class _Setup(WorkerPlugin):
@@ -228,32 +228,39 @@ class DaskBackend:
                 worker_setup(self.cache, self.ev)
 
         plugin = _Setup(self.numba_cache_dir, evaluator)
+        name = f"neumelt-sweep-{evaluator}"
         if hasattr(self.client, "register_plugin"):
-            self.client.register_plugin(plugin, name=f"neumelt-sweep-{evaluator}")
+            self.client.register_plugin(plugin, name=name)
         else:  # older distributed
-            self.client.register_worker_plugin(plugin, name=f"neumelt-sweep-{evaluator}")
+            self.client.register_worker_plugin(plugin, name=name)
+        return name
 
     def results(self, evaluator: str, tasks: Sequence[Task],
                 keep: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
         from distributed import as_completed
 
-        self._setup_workers(evaluator)
+        plugin = self._setup_workers(evaluator)
         nthreads = sum(self.client.nthreads().values()) or 1
-        window = self.window or max(32, 8 * nthreads)
+        window = self.window or max(256, 16 * nthreads)
         pending: deque[Task] = deque(tasks)
         futures: dict[str, str] = {}
         ac = as_completed()
 
-        def submit() -> None:
-            key, cfg = pending.popleft()
-            fut = self.client.submit(evaluate_point, evaluator, key, cfg, keep,
-                                     key=f"neumelt-point-{key}", pure=False, retries=0)
-            futures[fut.key] = key
-            ac.add(fut)
+        def submit(n: int) -> None:
+            """Submit up to ``n`` points in one message (one task per point)."""
+            batch = [pending.popleft() for _ in range(min(n, len(pending)))]
+            if not batch:
+                return
+            futs = self.client.map(
+                evaluate_point, [evaluator] * len(batch), [k for k, _ in batch],
+                [c for _, c in batch], [keep] * len(batch),
+                key=[f"neumelt-point-{k}" for k, _ in batch], pure=False, retries=0)
+            for (key, _), fut in zip(batch, futs):
+                futures[fut.key] = key
+            ac.update(futs)
 
         try:
-            while pending and ac.count() < window:
-                submit()
+            submit(window)
             for fut in ac:
                 key = futures.pop(fut.key)
                 try:
@@ -262,7 +269,11 @@ class DaskBackend:
                     yield {"key": key, "status": "error", "metrics": {}, "wall_s": None,
                            "worker": None, "error": f"{type(exc).__name__}: {exc}"}
                 fut.release()
-                if pending:
-                    submit()
+                if pending and len(futures) <= window // 2:
+                    submit(window - len(futures))
         finally:
             ac.clear()
+            try:  # workers that start later need not warm this evaluator up
+                self.client.unregister_worker_plugin(plugin)
+            except Exception:  # noqa: BLE001 - best effort (cluster may be going away)
+                pass

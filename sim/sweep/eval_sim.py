@@ -120,10 +120,12 @@ class DecodeIteration(Evaluator):
     def warmup(self) -> None:
         from sim.designs import get_design
 
-        try:
-            get_design("npu", fidelity="fast", tp=4).decode_iteration("gpt3-7b", [64] * 4)
-        except Exception:  # noqa: BLE001 - warm-up is best effort; points report errors
-            pass
+        for design in ("npu", "neupims"):
+            try:
+                get_design(design, fidelity="fast", tp=4).decode_iteration(
+                    "gpt3-7b", [64] * 4, layers=1)
+            except Exception:  # noqa: BLE001 - warm-up is best effort; points report errors
+                pass
 
     def evaluate(self, c: DecodeIterationConfig) -> list[PointMetric]:
         from sim.designs import get_design

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,19 @@ def _resolve(name_or_path: str, folder: Path, what: str) -> Path:
                      else "hw.hbm.standard", expected="a preset name or a YAML file")
 
 
+@lru_cache(maxsize=64)
+def _read(path: str, mtime_ns: int) -> dict[str, Any]:
+    """Parsed YAML of a preset (memoised per file version: parsing is slow)."""
+    return load_yaml(path).data
+
+
+def _data(path: Path) -> dict[str, Any]:
+    return copy.deepcopy(_read(str(path.resolve()), path.stat().st_mtime_ns))
+
+
+_VARIANTS: dict[str, str] = {}
+
+
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -60,7 +75,8 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(kind: str, data: dict[str, Any]) -> str:
-    text = yaml.safe_dump(data, sort_keys=True)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = cache_dir() / f"{kind}-{digest}.yaml"
     if not path.is_file():
@@ -75,8 +91,12 @@ def hw_variant(hw: str, overrides: dict[str, Any] | None = None,
     """``hw`` itself when nothing changes, else the path of the variant's YAML file."""
     if not overrides and hbm_channels is None:
         return hw
-    data = load_yaml(_resolve(hw, HW_DIR, "hardware")).data
-    data = deep_merge(data, overrides or {})
+    memo = json.dumps([hw, overrides, hbm_channels, str(cache_dir())], sort_keys=True,
+                      default=str)
+    done = _VARIANTS.get(memo)
+    if done is not None and os.path.isfile(done):
+        return done
+    data = deep_merge(_data(_resolve(hw, HW_DIR, "hardware")), overrides or {})
     if hbm_channels is not None:
         if data.get("kind") != "npu" or not isinstance(data.get("hbm"), dict):
             raise InputError("hbm_channels applies to NPU hardware only", key="hbm_channels",
@@ -86,8 +106,8 @@ def hw_variant(hw: str, overrides: dict[str, Any] | None = None,
         hbm["channels"] = hbm_channels
         if "capacity_gib" not in ((overrides or {}).get("hbm") or {}) and "capacity_gib" in hbm:
             hbm["capacity_gib"] = hbm["capacity_gib"] * hbm_channels / old
-        std = load_yaml(_resolve(str(hbm.get("standard", "hbm2-neupims")), STANDARDS_DIR,
-                                 "DRAM standard")).data
+        std = _data(_resolve(str(hbm.get("standard", "hbm2-neupims")), STANDARDS_DIR,
+                             "DRAM standard"))
         if std.get("base") or not isinstance(std.get("org"), dict):
             raise InputError("hbm_channels needs a standard with its own 'org' section",
                              key="hw.hbm.standard")
@@ -95,4 +115,6 @@ def hw_variant(hw: str, overrides: dict[str, Any] | None = None,
         std["name"] = f"{std['name']}-ch{hbm_channels}"
         hbm["standard"] = _write("standard", std)
     data["name"] = f"{data.get('name', 'hw')}-variant"
-    return _write("hw", data)
+    path = _write("hw", data)
+    _VARIANTS[memo] = path
+    return path
