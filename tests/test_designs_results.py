@@ -185,3 +185,18 @@ def test_sub_batch_interleaving_pays_off_only_for_large_batches():
 
     assert ratio(64) > 1.0
     assert ratio(512) < 1.0
+
+
+def test_batches_from_length_tables_are_seeded_and_bounded():
+    from sim.designs.batch import parse_batch
+
+    a = parse_batch("256", seed=5, lengths="sharegpt", max_len=2048)
+    b = parse_batch("256", seed=5, lengths="sharegpt", max_len=2048)
+    c = parse_batch("256", seed=6, lengths="sharegpt", max_len=2048)
+    assert a == b and a.seq_lens != c.seq_lens
+    assert len(a.seq_lens) == 256 and 1 <= min(a.seq_lens) and max(a.seq_lens) <= 2048
+    alpaca = parse_batch("256", seed=5, lengths="alpaca")
+    # Alpaca prompts and answers are far shorter than ShareGPT's (12 + 56 vs 80 + 295)
+    assert sum(alpaca.seq_lens) < sum(a.seq_lens) / 2
+    with pytest.raises(InputError):
+        parse_batch("0", lengths="sharegpt")

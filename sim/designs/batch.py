@@ -77,11 +77,35 @@ def synthetic_batch(n: int, seed: int = 0, mean_len: int = 300, max_len: int = 2
                  f"synthetic n={n} seed={seed} mean={mean_len}")
 
 
-def parse_batch(spec: str, seed: int = 0, mean_len: int = 300, max_len: int = 2048) -> Batch:
-    """``--batch FILE|N``: a CSV path, the word ``reference`` or an integer."""
+def dataset_batch(n: int, dataset: str, seed: int = 0, max_len: int = 2048) -> Batch:
+    """``n`` requests mid-decode drawn from a shipped length table (``sharegpt`` or
+    ``alpaca``, :func:`workloads.traces.length_table`): a request's context is its prompt
+    plus a uniformly drawn share of its output tokens, clipped to ``max_len``; seeded."""
+    if n <= 0:
+        raise InputError(f"batch size must be positive, got {n}", key="batch",
+                         expected="a positive integer or a CSV file")
+    if dataset not in ("sharegpt", "alpaca"):
+        raise InputError(f"unknown length table {dataset!r}", key="lengths",
+                         expected="'exp', 'sharegpt' or 'alpaca'")
+    from workloads.traces import length_table
+
+    table = length_table(f"{dataset}-lengths.tsv")
+    rng = np.random.default_rng(seed)
+    rows = table[rng.integers(0, len(table), size=n)]
+    done = rng.integers(0, np.maximum(rows[:, 1], 1))
+    lens = np.clip(rows[:, 0] + done, 1, max_len)
+    return Batch(tuple(int(x) for x in lens), None, f"{dataset} n={n} seed={seed}")
+
+
+def parse_batch(spec: str, seed: int = 0, mean_len: int = 300, max_len: int = 2048,
+                lengths: str = "exp") -> Batch:
+    """``--batch FILE|N``: a CSV path, the word ``reference`` or an integer (lengths from
+    ``lengths``: ``exp`` with mean ``mean_len``, or the ``sharegpt`` / ``alpaca`` table)."""
     if spec == "reference":
         return load_batch_csv(REFERENCE_BATCH)
     if spec.isdigit():
+        if lengths != "exp":
+            return dataset_batch(int(spec), lengths, seed, max_len)
         return synthetic_batch(int(spec), seed, mean_len, max_len)
     if not Path(spec).exists():
         raise InputError(f"{spec!r} is neither a batch size nor an existing CSV file",

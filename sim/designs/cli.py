@@ -21,8 +21,12 @@ def register(sub, common) -> None:
                    help="CSV file with seq_len[,ch_idx], 'reference' (the NeuPIMs 512-request "
                         "batch) or a batch size N (seeded synthetic lengths)")
     p.add_argument("--seed", type=int, default=0, help="seed for a synthetic batch")
+    p.add_argument("--lengths", choices=("exp", "sharegpt", "alpaca"), default="exp",
+                   help="context lengths of a batch of size N: exponential of --mean-len, or "
+                        "prompt + a uniform share of the output from the ShareGPT / Alpaca "
+                        "length tables")
     p.add_argument("--mean-len", type=int, default=300,
-                   help="mean context length of a synthetic batch (tokens)")
+                   help="mean context length of an 'exp' synthetic batch (tokens)")
     p.add_argument("--phase", default="decode", choices=("decode", "prefill"),
                    help="prefill treats the batch's lengths as prompt lengths")
     p.add_argument("--layers", default="1",
@@ -60,7 +64,7 @@ def _step(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     batch = parse_batch(args.batch, seed=args.seed, mean_len=args.mean_len,
-                        max_len=model.max_context)
+                        max_len=model.max_context, lengths=args.lengths)
     layers = _layers(args.layers)
     sub_batch = None if args.sub_batch is None else args.sub_batch == "on"
     design = get_design(args.design, hw=args.hw, row_buffer=args.row_buffer,
