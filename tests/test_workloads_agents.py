@@ -73,6 +73,9 @@ def _cli_error(capsys, path) -> str:
     # non-integer token count
     ("  - id: a\n    kind: call\n    prompt: 10\n    output: 2.5\n", "non-integer",
      "graph[0].output", 7),
+    # non-integer token count inside a distribution
+    ("  - {id: a, kind: call, prompt: {dist: choice, values: [3, 4.5]}, output: 5}\n",
+     "non-integer", "graph[0].prompt.values[1]", 4),
     # unknown distribution
     ("  - {id: a, kind: call, prompt: {dist: zipf, a: 2}, output: 5}\n", "unknown distribution",
      "graph[0].prompt.dist", 4),

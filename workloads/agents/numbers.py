@@ -201,6 +201,8 @@ def _num_list(values: Any, path: str, doc: Doc, kind: str) -> None:
             raise doc.error(f"{path}[{i}]", f"got {v!r}", "a number")
         if kind in ("tokens", "count", "seconds") and v < 0:
             raise doc.error(f"{path}[{i}]", f"got negative {v!r}", "a non-negative number")
+        if kind in ("tokens", "count") and float(v) != int(v):
+            raise doc.error(f"{path}[{i}]", f"got non-integer {v!r}", _expected(kind))
 
 
 _COLUMN_CACHE: dict[tuple[str, str], tuple[float, ...]] = {}
