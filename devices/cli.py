@@ -38,10 +38,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     w.set_defaults(func=cmd_watch)
 
     i = dsub.add_parser("import", parents=[common], help="store a recorded log as a session")
-    i.add_argument("format", choices=["tegrastats"])
+    i.add_argument("format", choices=["tegrastats", "sysmon", "ios-battery", "ios-energy"],
+                   help="tegrastats log (any JetPack); pymobiledevice3 sysmon process JSONL, "
+                   "diagnostics battery output, or dvt energy JSONL (unitless scores)")
     i.add_argument("file")
-    i.add_argument("--interval-ms", type=float, default=1000.0,
-                   help="tegrastats --interval used when recording, for lines without a date")
+    i.add_argument("--interval-ms", type=float, default=None,
+                   help="sampling interval used when recording, for lines without a time "
+                   "(tegrastats 1000, sysmon 500, battery/energy 1000)")
+    i.add_argument("--process", help="sysmon: keep only this process name")
     i.set_defaults(func=cmd_import)
 
 
@@ -155,20 +159,25 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from devices.importers import import_tegrastats
+    from devices.importers import import_ios, import_tegrastats
     from neumelt.store import Store
     if not os.path.isfile(args.file):
-        raise InputError("no such file", file=args.file, expected="a tegrastats log")
-    if args.interval_ms <= 0:
+        raise InputError("no such file", file=args.file, expected=f"a {args.format} log")
+    if args.interval_ms is not None and args.interval_ms <= 0:
         raise InputError("must be positive", key="--interval-ms", expected="milliseconds > 0")
+    interval_s = args.interval_ms / 1000.0 if args.interval_ms else None
     store = Store(args.db)
-    result = import_tegrastats(store, args.file, interval_s=args.interval_ms / 1000.0)
+    if args.format == "tegrastats":
+        result = import_tegrastats(store, args.file, interval_s=interval_s or 1.0)
+    else:
+        result = import_ios(store, args.file, args.format, process=args.process,
+                            interval_s=interval_s)
     if args.json:
         from neumelt.output import print_json
         print_json(result)
     else:
-        print(f"run {result['run_id']}: {result['lines']} tegrastats lines -> "
-              f"{result['n_samples']} samples (measured, tegrastats)"
+        print(f"run {result['run_id']}: {result['lines']} {args.format} lines -> "
+              f"{result['n_samples']} samples ({result['provenance']}, {args.format})"
               + (f", {result['skipped']} lines skipped" if result["skipped"] else ""))
         rows = [{"source": s["source"], "name": s["name"], "mean": s["mean"], "unit": s["unit"],
                  "n": s["n"]} for s in result["summary"]]

@@ -64,3 +64,51 @@ def import_tegrastats(store: Store, path: str, interval_s: float = 1.0) -> dict[
     return {"run_id": run_id, "file": path, "lines": len(parsed), "skipped": skipped,
             "n_samples": len(samples), "provenance": "measured", "summary": summary,
             "samples": out_rows}
+
+
+IOS_FORMATS = {
+    "sysmon": "pymobiledevice3 developer dvt sysmon process monitor JSONL",
+    "ios-battery": "pymobiledevice3 diagnostics battery monitor / single",
+    "ios-energy": "pymobiledevice3 developer dvt energy JSONL (unitless scores)",
+}
+
+
+def import_ios(store: Store, path: str, fmt: str, process: str | None = None,
+               interval_s: float | None = None) -> dict[str, Any]:
+    """Store recorded pymobiledevice3 output as an ``import`` run (energy stays a score)."""
+    from devices.ios import readers
+    try:
+        with open(path, errors="replace") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
+    if fmt == "sysmon":
+        samples = readers.read_sysmon(text, file=path, name=process,
+                                      interval_s=interval_s or 0.5)
+    elif fmt == "ios-battery":
+        samples = readers.read_battery(text, file=path, interval_s=interval_s or 1.0)
+    else:
+        samples = readers.read_energy(text, file=path, interval_s=interval_s or 1.0)
+    if not samples:
+        raise InputError("no samples found" + (f" for process {process!r}" if process else ""),
+                         file=path, expected=IOS_FORMATS[fmt])
+    t0 = min(s.t_host_s for s in samples)
+    samples = [Sample(s.source, s.name, s.t_host_s - t0, s.value, s.unit, s.t_device_s)
+               for s in samples]
+    run_id = store.start_run("import", {"format": fmt, "file": path, "process": process},
+                             name=f"{fmt} {path}")
+    store.add_samples(run_id, samples)
+    store.set_run_info(run_id, "source", {"tool": "pymobiledevice3", "format": fmt})
+    store.finish_run(run_id, "done")
+    acc: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for s in samples:
+        if s.value is not None:
+            acc[(s.source, s.name, s.unit)].append(s.value)
+    summary = [{"source": k[0], "name": k[1], "unit": k[2], "n": len(v), "mean": sum(v) / len(v)}
+               for k, v in sorted(acc.items())]
+    return {"run_id": run_id, "file": path, "format": fmt, "lines": len(text.splitlines()),
+            "skipped": 0, "n_samples": len(samples),
+            "provenance": "estimated" if fmt == "ios-energy" else "measured",
+            "summary": summary,
+            "samples": [{"t_s": s.t_host_s, "t_device_s": s.t_device_s, "source": s.source,
+                         "name": s.name, "value": s.value, "unit": s.unit} for s in samples]}

@@ -92,3 +92,20 @@ def test_watch_over_adb_records_a_session(adbd: TestAdbd, tmp_path: Path) -> Non
     bad = neumelt("devices", "watch", adbd.serial, "--adb-port", str(adbd.adb_port),
                   "--battery", "volts", cwd=tmp_path)
     assert bad.returncode == 2 and "--battery" in bad.stderr
+
+
+def test_import_ios_recordings(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    r = neumelt("devices", "import", "sysmon", str(DATA / "ios/sysmon_process.jsonl"),
+                "--process", "LLMFarm", "--db", str(db), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    foot = Store(db).samples(doc["run_id"], source="ios.process.812", name="phys_footprint")
+    assert [s.t_host_s for s in foot] == [0.0, 0.5, 1.0]
+    r = neumelt("devices", "import", "ios-energy", str(DATA / "ios/energy.jsonl"),
+                "--db", str(db), "--json", cwd=tmp_path)
+    doc = json.loads(r.stdout)
+    assert doc["provenance"] == "estimated" and {s["unit"] for s in doc["samples"]} == {"score"}
+    r = neumelt("devices", "import", "sysmon", str(DATA / "ios/sysmon_process.jsonl"),
+                "--process", "Nope", "--db", str(db), cwd=tmp_path)
+    assert r.returncode == 2 and "no samples found for process 'Nope'" in r.stderr

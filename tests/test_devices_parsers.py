@@ -181,5 +181,8 @@ def test_ios_sysmon_battery_energy() -> None:
     en = read_energy((DATA / "ios/energy.jsonl").read_text())
     assert {s.unit for s in en} == {"score"} and not any(s.unit == "J" for s in en)
     assert [s.value for s in en if s.name == "energy.cost"] == [412.5, 430.0]
-    with pytest.raises(InputError, match="<sysmon>:1: not JSON"):
-        read_sysmon("{not json")
+    with pytest.raises(InputError, match="<sysmon>:2: not JSON"):
+        read_sysmon('{"pid": 1}\n{not json')
+    pretty = '{\n  "InstantAmperage": -1000,\n  "Voltage": 4000\n}\n{\n  "InstantAmperage": -500\n}\n'
+    watts = [s.value for s in read_battery(pretty) if s.name == "power_w"]
+    assert watts == [pytest.approx(4.0), None]

@@ -50,17 +50,24 @@ def _time(value: Any) -> float | None:
 
 
 def _lines(text: str, file: str) -> list[tuple[int, Any]]:
+    """JSON objects one after another: JSONL or pretty-printed (pymobiledevice3 prints
+    indented dicts on a terminal); returns (line number, object)."""
     out = []
-    for no, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
+    dec = json.JSONDecoder()
+    pos = 0
+    n = len(text)
+    while True:
+        while pos < n and text[pos].isspace():
+            pos += 1
+        if pos >= n:
+            return out
+        line = text.count("\n", 0, pos) + 1
         try:
-            out.append((no, json.loads(line)))
+            obj, pos = dec.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg}", file=file, line=no,
-                             expected="one JSON object per line (JSONL)") from None
-    return out
+            raise InputError(f"not JSON: {exc.msg}", file=file, line=line,
+                             expected="JSON objects, one per line (JSONL) or indented") from None
+        out.append((line, obj))
 
 
 def read_sysmon(text: str, file: str = "<sysmon>", name: str | None = None,
@@ -111,11 +118,7 @@ UNITS = {"current_a": "A", "voltage_v": "V", "power_w": "W", "temp_c": "C", "lev
 
 def read_battery(text: str, file: str = "<battery>", interval_s: float = 1.0) -> list[Sample]:
     """Samples (source ``ios.battery``, fuel gauge) from battery monitor JSONL or one JSON dict."""
-    text = text.strip()
-    if text.startswith("{") and "\n{" not in text:
-        entries = [(1, json.loads(text))]
-    else:
-        entries = _lines(text, file)
+    entries = _lines(text, file)
     out = []
     for i, (_no, entry) in enumerate(entries):
         t = _time(entry.get("timestamp")) if isinstance(entry, dict) else None
