@@ -378,7 +378,14 @@ def _wl_trace(args: argparse.Namespace) -> int:
         write_trace_csv(reqs, args.output)
     stats = trace_stats(reqs)
     if _json(args):
-        print_json({"trace": label, "stats": stats, "output": str(args.output or "")})
+        if args.src is not None:
+            prov = f"imported from {args.src}"
+        else:
+            from workloads.traces import DATASETS
+
+            prov = f"synthetic, seed {args.seed}: {DATASETS[args.dataset].note}"
+        print_json({"trace": label, "provenance": prov, "stats": stats,
+                    "output": str(args.output or "")})
     else:
         print_table([{"figure": k, "value": round(v, 3) if isinstance(v, float) else v}
                      for k, v in stats.items()], title=f"Trace {label}")
