@@ -29,7 +29,7 @@ ST_FINAL, ST_PIM_END, ST_HITS, ST_ERROR, ST_NLOG, ST_NORMAL_END, ST_ISSUED, ST_A
 N_STATS_BASE = 7
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     """Earliest cycle command ``c`` may issue at target (kind, index) from the tables."""
     if tkind == 3:
@@ -61,7 +61,7 @@ def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     """:func:`_ready` for a bank-addressed command (the hot path)."""
     g = b // nbpg
@@ -83,7 +83,7 @@ def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
            e_bank, e_bg, e_rank, e_chan, e_sib):
     """Record the constraints that command ``c`` issued at cycle ``t`` imposes."""
@@ -130,7 +130,7 @@ def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, co
                 e_sib[r0, nx] = v
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _set_open(b, was, now, t, nb_rank, rank_open, open_since, active):
     if was == now:
         return
@@ -192,6 +192,12 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     tail_w = np.full(nbanks, -1, dtype=np.int64)
     cnt_r = np.zeros(nbanks, dtype=np.int64)
     cnt_w = np.zeros(nbanks, dtype=np.int64)
+    # per-bank FR-FCFS candidate cache: command (-1 stale, -2 none), request, priority
+    cc_cmd = np.full(nbanks, -1, dtype=np.int64)
+    cc_q = np.zeros(nbanks, dtype=np.int64)
+    cc_prio = np.zeros(nbanks, dtype=np.int64)
+    prev_mode = False
+    prev_block = False
     missed = np.zeros(arr.shape[0], dtype=np.int8)
     n = arr.shape[0]
     m = p_cmd.shape[0]
@@ -220,6 +226,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                     break
                 rq_n += 1
                 cnt_r[b] += 1
+                cc_cmd[b] = -1
                 if tail_r[b] < 0:
                     head_r[b] = q
                 else:
@@ -232,6 +239,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                     break
                 wq_n += 1
                 cnt_w[b] += 1
+                cc_cmd[b] = -1
                 if tail_w[b] < 0:
                     head_w[b] = q
                 else:
@@ -247,6 +255,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 if ref_pending[r] == 0 and t >= next_ref[r]:
                     ref_pending[r] = 1
                     next_ref[r] += nREFI
+                    for b in range(r * nb_rank, (r + 1) * nb_rank):
+                        cc_cmd[b] = -1
         if write_mode:
             if wq_n == 0 or (wq_n <= wm_low and rq_n > 0):
                 write_mode = False
@@ -313,42 +323,55 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 if rt < best_t:
                     best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, ck, kk, ix, -1, 1
         # 3. normal requests, FR-FCFS within the current mode's queue, one candidate per bank
+        if write_mode != prev_mode or pim_blocks_act != prev_block:
+            for b in range(nbanks):
+                cc_cmd[b] = -1
+            prev_mode = write_mode
+            prev_block = pim_blocks_act
         for b in range(nbanks):
             if write_mode:
                 if cnt_w[b] == 0:
                     continue
-                q = head_w[b]
-                h = hits_w[b]
-            else:
-                if cnt_r[b] == 0:
-                    continue
-                q = head_r[b]
-                h = hits_r[b]
-            r = b // nb_rank
-            if ref_pending[r] != 0:
+            elif cnt_r[b] == 0:
                 continue
-            if dual == 0 and pim_row[b] >= 0:
-                continue
-            orow = open_row[b]
-            if orow < 0:
-                if pim_blocks_act:
-                    continue
-                c = ACT
-                prio = 3
-            elif h > 0:
-                while row[q] != orow:
-                    q = link[q]
-                prio = 2
+            c = cc_cmd[b]
+            if c == -1:
+                c = -2
+                r = b // nb_rank
                 if write_mode:
-                    c = WRA if (closed_page != 0 and h <= 1) else WR
+                    q = head_w[b]
+                    h = hits_w[b]
                 else:
-                    c = RDA if (closed_page != 0 and h <= 1) else RD
-            else:
-                c = PRE
+                    q = head_r[b]
+                    h = hits_r[b]
                 prio = 3
+                if ref_pending[r] == 0 and (dual != 0 or pim_row[b] < 0):
+                    orow = open_row[b]
+                    if orow < 0:
+                        if not pim_blocks_act:
+                            c = ACT
+                    elif h > 0:
+                        while row[q] != orow:
+                            q = link[q]
+                        prio = 2
+                        if write_mode:
+                            c = WRA if (closed_page != 0 and h <= 1) else WR
+                        else:
+                            c = RDA if (closed_page != 0 and h <= 1) else RD
+                    else:
+                        c = PRE
+                cc_cmd[b] = c
+                cc_q[b] = q
+                cc_prio[b] = prio
+            if c == -2:
+                continue
+            if e_bank[b, c] > best_t:
+                continue
+            q = cc_q[b]
+            prio = cc_prio[b]
             rt = _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib)
             if c == ACT and win_weight[ACT] > 0:
-                hv = hist[r, win_count - win_weight[ACT]] + win_cycles
+                hv = hist[b // nb_rank, win_count - win_weight[ACT]] + win_cycles
                 if hv > rt:
                     rt = hv
             if rt < tmin:
@@ -414,6 +437,14 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 hist[rr, j] = hist[rr, j - w]
             for j in range(w):
                 hist[rr, j] = t
+        if best_kind == 0:
+            cc_cmd[ix] = -1
+        elif best_kind == 1:
+            for b in range(ix * nbpg, (ix + 1) * nbpg):
+                cc_cmd[b] = -1
+        elif best_kind == 2:
+            for b in range(ix * nb_rank, (ix + 1) * nb_rank):
+                cc_cmd[b] = -1
         if best_prio == 1 and c != PRE:
             p_time[p_idx] = t
             p_idx += 1

@@ -1,0 +1,141 @@
+"""DRAM and PIM simulation speed: device commands per second, one core, warm JIT.
+
+Streaming (sequential 64 B-class reads) and random (uniform addresses, 80 % reads, the
+Ramulator 2 / DRAMsim3 comparison method) request streams on hbm2-neupims and hbm3, through
+``simulate_requests`` at command level; and the PIM attention stage of the NeuPIMs reference
+batch (GPT3-7B, TP 4, 512 requests) at command level (dual row buffer) and on the fast path.
+
+DCPS = issued device commands (ACT, PRE, RD, WR, REF, PREA; every PIM command, an all-bank
+command counting once) / seconds. Both wall seconds and process CPU seconds are reported: on
+a shared machine the CPU figure is the one-core speed. Targets: >= 10 M DRAM commands/s,
+>= 1 M PIM commands/s (Ramulator 2 / DRAMsim3: 0.26-0.80 M/s on a 2-core VM).
+
+    python benchmarks/dram_speed.py [--requests 500000] [--repeat 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TARGET_DRAM = 10e6
+TARGET_PIM = 1e6
+
+
+def _timed(fn, repeat: int):
+    best_wall = best_cpu = float("inf")
+    out = None
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return out, best_wall, best_cpu
+
+
+def _reference_batch():
+    path = Path(__file__).resolve().parents[1] / "sim/data/neupims"
+    per: list[list[int]] = [[] for _ in range(32)]
+    with open(path / "share-gpt2-bs512-ms7B-tp4-clb-0.csv") as fh:
+        for row in csv.DictReader(fh):
+            per[int(row["ch_idx"])].append(int(row["seq_len"]))
+    return per
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=500_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    from sim.dram.engine import simulate_requests
+    from sim.dram.standard import load_standard
+    from sim.pim.attention import AttentionShape, simulate_attention
+
+    rows = []
+    out: dict = {"requests": args.requests, "cpu_count": os.cpu_count(),
+                 "load_average_1m": os.getloadavg()[0]}
+    n = args.requests
+    for name in ("hbm2-neupims", "hbm3"):
+        std = load_standard(name)
+        rng = np.random.default_rng(args.seed)
+        streams = {
+            "stream": (np.arange(n, dtype=np.int64) * std.org.burst_bytes, np.zeros(n, bool)),
+            "random": (rng.integers(0, std.org.capacity_bytes // std.org.burst_bytes, n)
+                       * std.org.burst_bytes, rng.random(n) < 0.2),
+        }
+        for pattern, (addr, wr) in streams.items():
+            arr = np.zeros(n, dtype=np.int64)
+            simulate_requests(std, arr[:1000], addr[:1000], wr[:1000])  # warm the JIT
+            res, wall, cpu = _timed(lambda a=addr, w=wr, s=std, r=arr: simulate_requests(
+                s, r, a, w), args.repeat)
+            key = f"{name}_{pattern}"
+            out[f"{key}_dcps_wall"] = res.commands_issued / wall
+            out[f"{key}_dcps_cpu"] = res.commands_issued / cpu
+            out[f"{key}_commands"] = res.commands_issued
+            out[f"{key}_slowdown_cpu"] = cpu / res.seconds
+            rows.append({"case": f"{name} {pattern}", "commands": res.commands_issued,
+                         "wall (s)": round(wall, 4), "cpu (s)": round(cpu, 4),
+                         "M cmds/wall-s": round(res.commands_issued / wall / 1e6, 3),
+                         "M cmds/cpu-s": round(res.commands_issued / cpu / 1e6, 3),
+                         "simulated (us)": round(res.seconds * 1e6, 2),
+                         "bandwidth (GB/s)": round(res.bandwidth_bytes_per_s / 1e9, 1)})
+    std = load_standard("hbm2-neupims")
+    per = _reference_batch()
+    shape = AttentionShape(heads=8, d_k=128, e_tp=1024)
+    simulate_attention(std, [p[:2] for p in per[:2]], shape)  # warm
+    simulate_attention(std, [p[:2] for p in per[:2]], shape, fidelity="fast")
+    res, wall, cpu = _timed(lambda: simulate_attention(std, per, shape), args.repeat)
+    pim_cmds = sum(v for k, v in res.commands.items()
+                   if k in ("GWRITE", "G_ACT", "PIM_PRECHARGE", "P_HEADER", "COMPS_READRES"))
+    bank_ops = (res.commands["COMP"] * std.org.banks + res.commands["G_ACT"]
+                * std.org.banks_per_group + res.commands["PIM_PRECHARGE"])
+    out.update({"pim_commands": pim_cmds, "pim_cps_wall": pim_cmds / wall,
+                "pim_cps_cpu": pim_cmds / cpu, "pim_bank_ops_per_s_cpu": bank_ops / cpu,
+                "pim_slowdown_cpu": cpu / res.seconds, "pim_stage_cycles": res.cycles})
+    rows.append({"case": "PIM attention, reference batch (command, dual)", "commands": pim_cmds,
+                 "wall (s)": round(wall, 4), "cpu (s)": round(cpu, 4),
+                 "M cmds/wall-s": round(pim_cmds / wall / 1e6, 3),
+                 "M cmds/cpu-s": round(pim_cmds / cpu / 1e6, 3),
+                 "simulated (us)": round(res.seconds * 1e6, 2), "bandwidth (GB/s)": "-"})
+    fres, fwall, fcpu = _timed(lambda: simulate_attention(std, per, shape, fidelity="fast"),
+                               args.repeat)
+    out.update({"pim_fast_equiv_cps_cpu": pim_cmds / fcpu,
+                "pim_fast_error": abs(fres.cycles - res.cycles) / res.cycles})
+    rows.append({"case": "PIM attention, reference batch (fast path)", "commands": pim_cmds,
+                 "wall (s)": round(fwall, 4), "cpu (s)": round(fcpu, 4),
+                 "M cmds/wall-s": round(pim_cmds / fwall / 1e6, 1),
+                 "M cmds/cpu-s": round(pim_cmds / fcpu / 1e6, 1),
+                 "simulated (us)": round(fres.seconds * 1e6, 2), "bandwidth (GB/s)": "-"})
+    units = {k: ("commands/s" if "cps" in k or "dcps" in k else
+                 "bank-ops/s" if "bank_ops" in k else "x" if "slowdown" in k else
+                 "fraction" if "error" in k else "cycles" if "cycles" in k else
+                 "commands" if k.endswith("commands") else "")
+             for k in out}
+    out["units"] = {k: v for k, v in units.items() if v}
+    out["targets"] = {"dram_dcps": TARGET_DRAM, "pim_cps": TARGET_PIM}
+    if args.json:
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 0
+    from neumelt.output import print_table
+
+    print_table(rows, title=f"DRAM/PIM simulation speed, one core, warm JIT "
+                            f"({os.cpu_count()} CPUs, load {out['load_average_1m']:.1f})")
+    print(f"targets: >= {TARGET_DRAM / 1e6:g} M DRAM cmds/s, >= {TARGET_PIM / 1e6:g} M PIM "
+          f"cmds/s; fast-path stage error vs command level {out['pim_fast_error']:.2%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
