@@ -1,0 +1,1 @@
+"""GPU model: per-operator roofline with named efficiency factors (:mod:`sim.gpu.roofline`)."""
