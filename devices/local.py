@@ -103,7 +103,12 @@ class LocalDevice(Device):
         self.serial = "local"
         self.sysfs_root = sysfs_root
         self._zones = sysfs.thermal_zones(sysfs_root)
-        self._rapl = sysfs.rapl_domains(sysfs_root)
+        found = sysfs.rapl_domains(sysfs_root)
+        self._rapl = [d for d in found if sysfs.read_int(d.energy_path) is not None]
+        self._rapl_why = ("" if self._rapl else
+                          "intel-rapl energy_uj not readable (root-only since Linux 5.10: run "
+                          "as root or grant read access)" if found else
+                          "no /sys/class/powercap/intel-rapl:* (no RAPL on this CPU or VM)")
         self._freq = sysfs.cpufreq_paths(sysfs_root)
         self._bats = sysfs.batteries(sysfs_root)
         self._nvml = Nvml() if nvml else None
@@ -157,9 +162,8 @@ class LocalDevice(Device):
         nv = self._nvml
         gpus = nv.names if nv else []
         out = [
-            CounterSource("power.rapl", "power", 10.0, bool(self._rapl),
-                          "" if self._rapl else "no /sys/class/powercap/intel-rapl:* (no RAPL "
-                          "here, or not readable)", quality=RAILS,
+            CounterSource("power.rapl", "power", 10.0, bool(self._rapl), self._rapl_why,
+                          quality=RAILS,
                           counters=tuple(d.name for d in self._rapl)),
             CounterSource("power.nvml", "power", 10.0, bool(gpus),
                           "" if gpus else (nv.why if nv else "NVML disabled"), quality=RAILS,
