@@ -6,6 +6,8 @@ import dataclasses
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.designs.hw import load_hw
 from sim.npu.gemm import gemm_timing, tile_compute_cycles
@@ -138,3 +140,18 @@ def test_hbm_preset_agrees_with_the_dram_engine(preset):
                           np.zeros(n, dtype=bool), fidelity="fast")
     # the preset's sustained fraction is what a stream achieves, less refresh and slack
     assert 0.85 <= preset.hbm.efficiency <= r.peak_fraction
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 700), k=st.integers(1, 2000), n=st.integers(1, 2000),
+       dm=st.integers(1, 300), dk=st.integers(1, 300), dn=st.integers(1, 300))
+def test_gemm_cycles_are_monotone_and_bounded(m, k, n, dm, dk, dn):
+    hw = load_hw("npu-neupims")
+    g = gemm_timing(hw, m, k, n)
+    assert gemm_timing(hw, m + dm, k, n).cycles >= g.cycles
+    assert gemm_timing(hw, m, k + dk, n).cycles >= g.cycles
+    assert gemm_timing(hw, m, k, n + dn).cycles >= g.cycles
+    # never faster than the peak MAC rate or the weight bytes at peak bandwidth
+    assert g.cycles >= m * k * n / hw.systolic.peak_macs_per_cycle
+    assert g.cycles >= k * n * hw.dtype_bytes / hw.hbm.peak_bytes_per_cycle
+    assert g.tiles == math.ceil(k / 128) * math.ceil(n / 128)
