@@ -177,11 +177,18 @@ class RunData:
         """The design (sim) or device (profile) this run is about."""
         if self.run.kind != "sim":
             dev = self.run.info.get("device")
-            if isinstance(dev, dict):  # profiler: DeviceInfo(kind, model, soc, ...)
-                name = dev.get("model") or dev.get("soc")
+            if isinstance(dev, dict):  # profiler: DeviceInfo(kind, model, soc, cores, ...)
                 kind = dev.get("kind")
-                if name:
-                    return f"{name} ({kind})" if kind and kind not in str(name) else str(name)
+                model = dev.get("model")
+                if kind == "local" or model in (None, "", "x86_64", "aarch64", "arm64"):
+                    name = dev.get("soc") or model
+                    cores = dev.get("cores")
+                    extra = ", ".join(x for x in (f"{cores} cores" if cores else "", kind or "")
+                                      if x)
+                    if name:
+                        return f"{name} ({extra})" if extra else str(name)
+                elif model:
+                    return f"{model} ({kind})" if kind and kind not in str(model) else str(model)
         v = self.attr("design", "device", "target", "device_name", "hardware", "host_device")
         if v in (None, "local") and self.run.kind == "profile":
             v = f"{self.run.host} (local)"
@@ -295,6 +302,8 @@ def sample_kind(name: str, unit: str) -> str | None:
     if canon == "Hz" or "freq" in n or "clock" in n:
         return "frequency"
     if canon == "B" or any(k in n for k in ("rss", "pss", "mem", "vmhwm", "swap")):
+        if any(k in n for k in ("avail", "total", "free")) or n in ("available", "total"):
+            return "device memory"
         return "memory"
     if u in ("%", "percent", "ratio") or "util" in n or "load" in n:
         return "utilisation"

@@ -141,8 +141,7 @@ def _decode_speed(run: RunData) -> Quantity | None:
 def _mem_from_samples(run: RunData) -> Quantity | None:
     best = None
     for (source, name, unit), series in group_samples(run.samples).items():
-        if sample_kind(name, unit) != "memory" or "avail" in name.lower() or \
-                "total" in name.lower() or "free" in name.lower():
+        if sample_kind(name, unit) != "memory":
             continue
         vals = [to_canonical(s.value, unit)[0] for s in series if s.value is not None]
         if not vals or to_canonical(1.0, unit)[1] != "B":
@@ -164,7 +163,7 @@ def _mem_available(run: RunData) -> Quantity | None:
             prov = "simulated" if run.run.kind == "sim" else "measured"
             return Quantity(v, "B", prov, f"run info {key}")
     for (source, name, unit), series in group_samples(run.samples).items():
-        if "total" in name.lower() and sample_kind(name, unit) == "memory":
+        if "total" in name.lower() and sample_kind(name, unit) == "device memory":
             vals = [to_canonical(s.value, unit)[0] for s in series if s.value is not None]
             if vals:
                 return Quantity(max(vals), "B", "measured", f"{name} ({source})")

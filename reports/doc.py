@@ -40,15 +40,39 @@ class Quantity:
             return "unavailable"
         return fmt_number(float(self.value), self.digits)
 
+    def display(self) -> tuple[str, str]:
+        """(number, unit) scaled for reading: 5.6e-4 s -> ("563", "µs"), 2e8 B -> MiB."""
+        if not self.available:
+            return "unavailable", ""
+        v = float(self.value)
+        if v == 0:
+            return "0", self.unit
+        for unit, steps in _DISPLAY_STEPS.items():
+            if self.unit == unit or self.unit.startswith(unit + "/"):
+                rest = self.unit[len(unit):]
+                for limit, factor, name in steps:
+                    if abs(v) >= limit or limit == 0:
+                        return fmt_number(v / factor, self.digits), name + rest
+        return fmt_number(v, self.digits), self.unit
+
     def text(self, with_provenance: bool = True) -> str:
         """``12.3 tok/s (simulated)``."""
         if not self.available:
             out = "unavailable"
         else:
-            out = f"{self.number()} {self.unit}".rstrip()
+            out = " ".join(self.display()).rstrip()
         if with_provenance and self.provenance:
             out += f" ({self.provenance})"
         return out
+
+
+# unit -> [(smallest |value| for this display unit, factor, display unit)], largest first
+_DISPLAY_STEPS = {
+    "s": [(1.0, 1.0, "s"), (1e-3, 1e-3, "ms"), (1e-6, 1e-6, "µs"), (0, 1e-9, "ns")],
+    "B": [(2 ** 30, 2 ** 30, "GiB"), (2 ** 20, 2 ** 20, "MiB"), (2 ** 10, 2 ** 10, "KiB"),
+          (0, 1.0, "B")],
+    "J": [(1.0, 1.0, "J"), (1e-3, 1e-3, "mJ"), (1e-6, 1e-6, "µJ"), (0, 1e-9, "nJ")],
+}
 
 
 def fmt_number(x: float, digits: int = 3) -> str:

@@ -31,9 +31,10 @@ from reports.render import plot_text, section_or_nodata
 PHASE_COLOURS = {"prefill": "#ff7f0e", "decode": "#1f77b4", "load": "#7f7f7f",
                  "tokenize": "#bcbd22", "sample": "#17becf", "delay": "#c7c7c7",
                  "call": "#9467bd", "other": "#8c564b"}
-KIND_ORDER = ("power", "memory", "temperature", "frequency", "utilisation", "electrical")
-KIND_AXIS = {"power": "W", "memory": "MiB", "temperature": "°C", "frequency": "MHz",
-             "utilisation": "%", "electrical": ""}
+KIND_ORDER = ("power", "memory", "device memory", "temperature", "frequency", "utilisation",
+              "electrical")
+KIND_AXIS = {"power": "W", "memory": "MiB", "device memory": "MiB", "temperature": "°C",
+             "frequency": "MHz", "utilisation": "%", "electrical": ""}
 
 HEADLINE = (
     ("TTFT p50", (r"ttft.*p50", r"^ttft(_mean)?(_s|_ms)?$", r"ttft"), ("s",)),
@@ -84,6 +85,14 @@ def _headline_rows(runs: list[RunData]) -> tuple[Table, list[str]]:
             if q is not None and q.unit == "B" and q.available:
                 q = Quantity(q.value / 2 ** 20, "MiB", q.provenance, q.source)
             cells.append(q)
+        measured = [d for _, d in call_rows(r)]
+        for i, (field, stat) in enumerate((("ttft_s", 50), ("decode_tps", 50),
+                                           ("prefill_tps", 50))):
+            if cells[i] is None:  # e.g. an interrupted run: summarise its call records
+                vals = [v for v in (finite(d.get(field)) for d in measured) if v is not None]
+                if vals:
+                    cells[i] = Quantity(_percentile(vals, stat), "s" if i == 0 else "tok/s",
+                                        "measured", f"p50 of {len(vals)} call records")
         if cells[-1] is None:  # max temp: fall back to the temperature samples
             temps = [s for s in r.samples if s.value is not None
                      and sample_kind(s.name, s.unit) == "temperature"]
@@ -186,7 +195,7 @@ def _timeline(run: RunData) -> Plot | None:
             ys = []
             for s in pts:
                 v, canon = to_canonical(s.value, unit)
-                if kind == "memory" and canon == "B":
+                if kind in ("memory", "device memory") and canon == "B":
                     v = v / 2 ** 20
                 elif kind == "frequency" and canon == "Hz":
                     v = v / 1e6
@@ -364,10 +373,39 @@ def _energy_phase(runs: list[RunData]) -> list:
     return blocks
 
 
+def _sensors(runs: list[RunData]) -> list:
+    """What each device could and could not measure (the profiler's source list)."""
+    rows = []
+    for r in runs:
+        sources = r.run.info.get("sources")
+        if isinstance(sources, str):
+            rows.append((r.label, "—", "—", "no", sources))
+            continue
+        for src in sources or []:
+            if not isinstance(src, dict):
+                continue
+            rows.append((r.label, str(src.get("name", "?")), str(src.get("kind", "?")),
+                         "yes" if src.get("available") else "no",
+                         str(src.get("quality") or "") if src.get("available")
+                         else str(src.get("why") or "unavailable")))
+        runtime = r.run.info.get("runtime")
+        if isinstance(runtime, dict) and runtime.get("source"):
+            rows.append((r.label, "runtime", "llm runtime", "yes", str(runtime["source"])))
+    if not rows:
+        return []
+    return [Table("Sensors and sources", ("run", "source", "kind", "available",
+                                          "quality / why not"), tuple(rows),
+                  note="A quantity from an unavailable source is reported as unavailable, "
+                       "never as zero.")]
+
+
 def build(runs: list[RunData]) -> Report:
     """The profile report for one or more ``profile`` runs."""
     table, summary = _headline_rows(runs)
     sections = [Section("Headline", (table,))]
+    sensors = _sensors(runs)
+    if sensors:
+        sections.append(Section("Sensors", tuple(sensors)))
     for r in runs:
         plot = _timeline(r)
         sections.append(section_or_nodata(

@@ -96,7 +96,7 @@ def _cell_html(cell: object) -> tuple[str, bool]:
         if not cell.available:
             inner = '<span class="na">unavailable</span>'
         else:
-            inner = esc(f"{cell.number()} {cell.unit}".rstrip())
+            inner = esc(" ".join(cell.display()).rstrip())
         if cell.provenance:
             mark = PROVENANCE_MARK.get(cell.provenance, "?")
             title = cell.provenance + (f": {cell.source}" if cell.source else "")

@@ -101,8 +101,13 @@ def _headline(runs: list[RunData], base: RunData | None) -> tuple[list, list[str
                 ratio = Quantity(b.value / lat[2].value, "×", "simulated",
                                  f"iteration-time speed-up over {design_name(base)}")
         rows.append((design_name(r), r.model, r.quant, r.label, tp, ratio, *lat))
-        summary.append(f"{design_name(r)} ({r.model}): "
-                       f"{tp.text() if tp else 'throughput unavailable'}"
+        if tp is not None:
+            head = tp.text()
+        elif lat[2] is not None:
+            head = f"iteration {lat[2].text()}"
+        else:
+            head = "throughput unavailable"
+        summary.append(f"{design_name(r)} ({r.model}): {head}"
                        + (f", {ratio.number()}× {design_name(base)}" if ratio else ""))
     blocks.append(Table(
         "Throughput and latency per design",
@@ -162,11 +167,15 @@ def _breakdown(runs: list[RunData], table: str, label_keys: tuple[str, ...], tit
         return []
     fig = go.Figure()
     designs = list(per_design)
+    scale, axis_unit = 1.0, unit
+    if unit == "s":
+        top = max(sum(v.values()) for v in per_design.values())
+        scale, axis_unit = _time_axis(top)
     for i, lab in enumerate(labels):
         fig.add_trace(go.Bar(name=plot_text(lab), x=[plot_text(d) for d in designs],
-                             y=[per_design[d].get(lab, 0.0) for d in designs],
+                             y=[per_design[d].get(lab, 0.0) * scale for d in designs],
                              marker_color=PALETTE[i % len(PALETTE)]))
-    fig.update_layout(barmode="stack", yaxis_title=f"{unit} (simulated)")
+    fig.update_layout(barmode="stack", yaxis_title=f"{axis_unit} (simulated)")
     rows = []
     for d in designs:
         total = sum(per_design[d].values()) or 1.0
@@ -175,7 +184,11 @@ def _breakdown(runs: list[RunData], table: str, label_keys: tuple[str, ...], tit
                 v = per_design[d][lab]
                 rows.append((d, lab, Quantity(v, unit, "simulated"),
                              Quantity(100 * v / total, "%", "simulated")))
-    return [Plot(title, fig),
+    note = ("Per decoder layer where the simulator reports one layer. With sub-batch "
+            "interleaving, NPU and PIM stages of different sub-batches overlap in time, so a "
+            "stack can be taller than the iteration.") if table == "stage" else \
+        "Time each operator keeps its unit busy; operators on different units can overlap."
+    return [Plot(title, fig, note=note),
             Table(f"{title} (table)", ("design", table, "time", "share"), tuple(rows))]
 
 
