@@ -74,7 +74,7 @@ class Hygiene:
     def __init__(self, dev: Any, state_dir: str | Path | None = None, brightness: int = 102,
                  allow_charging: bool = True) -> None:
         self.dev = dev
-        self.state_file = _state_file(state_dir, dev.serial)
+        self.state_file = _state_file(state_dir or getattr(dev, "hygiene_dir", None), dev.serial)
         self.brightness = brightness
         self.allow_charging = allow_charging
         self.report: HygieneReport | None = None

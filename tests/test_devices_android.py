@@ -239,6 +239,10 @@ def test_vendor_fuel_gauges_calibrate_to_the_same_current(adb_server: AdbServer,
 def test_unknown_serial_is_a_clear_error(adb_server: AdbServer) -> None:
     with pytest.raises(DeviceUnavailable, match="not connected|connect"):
         get_device("127.0.0.1:1", adb_port=adb_server.port, timeout=2.0)
+    t0 = time.monotonic()
+    with pytest.raises(DeviceUnavailable, match="no device 'R58M0NOPE' .* it lists"):
+        get_device("R58M0NOPE", adb_port=adb_server.port)
+    assert time.monotonic() - t0 < 2
 
 
 def test_adb36_from_adbutils_wheel(tmp_path: Path) -> None:

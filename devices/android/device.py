@@ -100,6 +100,10 @@ class AndroidDevice(Device):
         state = self.state()
         if state == "device":
             return
+        if state is None and ":" not in self.serial:
+            known = [f"{s} ({st})" for s, st, _ in adbhost.list_serials(self.adb_port)]
+            raise DeviceUnavailable(f"no device {self.serial!r} on the adb server at port "
+                                    f"{self.adb_port}; it lists: {', '.join(known) or 'nothing'}")
         if ":" in self.serial:
             if state == "offline":            # a stale TCP transport: adb would back off
                 try:
