@@ -154,6 +154,8 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
     assert all(p.t_device_s is not None for p in power)
     assert len(store.samples(run_id, source="thermal", name="cpu4-gold-usr")) >= 95
     assert len(store.samples(run_id, source="cpu", name="util")) >= 94
+    assert {g.value for g in store.samples(run_id, source="gpu", name="util")} == {0.23}
+    assert {g.value for g in store.samples(run_id, source="gpu", name="freq")} == {585e6}
     rss = store.samples(run_id, source=f"process.{os.getpid()}", name="rss")
     assert 8 <= len(rss) <= 12 and all(r.value > 0 for r in rss)
     status = store.samples(run_id, source="thermal", name="status")      # dumpsys, <= 1 Hz

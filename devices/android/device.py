@@ -47,6 +47,7 @@ for d in "$R"/sys/class/power_supply/*; do [ -d "$d" ] || continue; t=; read -r 
 for z in "$R"/sys/class/thermal/thermal_zone*; do [ -r "$z/temp" ] || continue; t=; read -r t <"$z/type" 2>/dev/null; echo "TZ|$z|$t"; done
 for c in "$R"/sys/devices/system/cpu/cpu[0-9]*; do [ -r "$c/cpufreq/scaling_cur_freq" ] && echo "CF|$c"; done
 for g in "$R"/sys/class/kgsl/kgsl-3d0/gpuclk "$R"/sys/class/misc/mali0/device/cur_freq "$R"/sys/class/devfreq/*gpu*/cur_freq "$R"/sys/class/devfreq/*kgsl*/cur_freq; do [ -r "$g" ] && echo "GPU|$g"; done
+for g in "$R"/sys/class/kgsl/kgsl-3d0/gpu_busy_percentage "$R"/sys/class/misc/mali0/device/utilization; do [ -r "$g" ] && echo "GPUBUSY|$g"; done
 echo "PROCSTAT|$([ -r /proc/stat ] && echo yes)"
 """
 
@@ -212,6 +213,7 @@ class AndroidDevice(Device):
         zones: list[tuple[int, str, str]] = []
         cpufreq: list[tuple[int, str]] = []
         gpu = None
+        gpu_busy = None
         procstat = False
         supplies = []
         for line in out.stdout.splitlines():
@@ -230,10 +232,13 @@ class AndroidDevice(Device):
                 cpufreq.append((cpu, rest + "/cpufreq/scaling_cur_freq"))
             elif tag == "GPU" and gpu is None:
                 gpu = (rest, 1.0)   # kgsl gpuclk and devfreq cur_freq are Hz
+            elif tag == "GPUBUSY" and gpu_busy is None:
+                gpu_busy = rest
             elif tag == "PROCSTAT":
                 procstat = rest.strip() == "yes"
         self._plan_cache = {"battery_dir": battery_dir, "zones": tuple(sorted(zones)),
                             "cpufreq": tuple(sorted(cpufreq)), "gpu_freq": gpu,
+                            "gpu_busy": gpu_busy,
                             "procstat": procstat, "supplies": supplies}
         return self._plan_cache
 
@@ -259,6 +264,9 @@ class AndroidDevice(Device):
                           "" if d["cpufreq"] else "no readable cpufreq/scaling_cur_freq"),
             CounterSource("gpu.freq", "gpu", 10.0, d["gpu_freq"] is not None,
                           "" if d["gpu_freq"] else "no kgsl/mali/devfreq GPU clock exposed"),
+            CounterSource("gpu.util", "gpu", 10.0, d["gpu_busy"] is not None,
+                          "" if d["gpu_busy"] else "no kgsl gpu_busy_percentage / mali "
+                          "utilization exposed"),
             CounterSource("memory", "memory", 1.0, True,
                           counters=("rss", "pss", "anon", "file", "swap", "hwm")),
             CounterSource("meminfo", "memory", 1.0, True,
@@ -325,7 +333,8 @@ class AndroidDevice(Device):
         plan = LoopPlan(period_ms=max(1, round(1000.0 / fast_hz)),
                         mem_every=max(1, round(fast_hz / mem_hz)),
                         battery_dir=d["battery_dir"], zones=d["zones"], cpufreq=d["cpufreq"],
-                        gpu_freq=d["gpu_freq"], pids=tuple(int(p) for p in pids), kinds=kinds)
+                        gpu_freq=d["gpu_freq"], gpu_busy=d["gpu_busy"],
+                        pids=tuple(int(p) for p in pids), kinds=kinds)
         offset = self.clock_offset()
         calib = self.calibration() if "power" in kinds else None
         main = AndroidCounterStream(self, plan, offset, calib)

@@ -31,6 +31,7 @@ class LoopPlan:
     zones: tuple[tuple[int, str, str], ...] = ()      # (index, temp path, type)
     cpufreq: tuple[tuple[int, str], ...] = ()         # (cpu, scaling_cur_freq path)
     gpu_freq: tuple[str, float] | None = None         # (path, Hz per raw unit)
+    gpu_busy: str | None = None                       # "23 %" (kgsl) or "23" (mali)
     pids: tuple[int, ...] = ()
     kinds: frozenset[str] = field(default_factory=lambda: frozenset(
         {"power", "cpu", "thermal", "memory"}))
@@ -57,6 +58,8 @@ def build_script(plan: LoopPlan) -> str:
             fast.append(f'v=; read -r v 2>/dev/null <{_q(path)} && L="$L f{cpu}=$v"')
         if plan.gpu_freq:
             fast.append(f'v=; read -r v 2>/dev/null <{_q(plan.gpu_freq[0])} && L="$L g=${{v%% *}}"')
+        if plan.gpu_busy:
+            fast.append(f'v=; read -r v 2>/dev/null <{_q(plan.gpu_busy)} && L="$L gb=${{v%% *}}"')
     slow: list[str] = []
     if "memory" in plan.kinds:
         for pid in plan.pids:
@@ -176,6 +179,10 @@ class LoopParser:
                 khz = _num(kv.get(f"f{cpu}"))
                 out.append(Reading("cpu", f"freq.cpu{cpu}",
                                    khz * 1e3 if khz is not None else None, "Hz"))
+            if plan.gpu_busy:
+                busy = _num(kv.get("gb", "").rstrip("%"))
+                out.append(Reading("gpu", "util", busy / 100.0 if busy is not None else None,
+                                   "fraction"))
             if plan.gpu_freq:
                 raw = _num(kv.get("g"))
                 out.append(Reading("gpu", "freq", raw * plan.gpu_freq[1] if raw is not None

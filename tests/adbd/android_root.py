@@ -69,6 +69,7 @@ def make_root(path: str | Path, vendor: str = "pixel", status: str = "Dischargin
         _write(d / "cpuinfo_max_freq", f"{khz}\n")
         _write(d / "scaling_governor", "schedutil\n")
     _write(root / "sys/class/kgsl/kgsl-3d0/gpuclk", "585000000\n")
+    _write(root / "sys/class/kgsl/kgsl-3d0/gpu_busy_percentage", "23 %\n")
     (root / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (root / "sdcard").mkdir(parents=True, exist_ok=True)
     props = {"ro.product.model": v["model"], "ro.product.manufacturer": v["manufacturer"],
