@@ -88,6 +88,28 @@ def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, co
            e_bank, e_bg, e_rank, e_chan, e_sib):
     """Record the constraints that command ``c`` issued at cycle ``t`` imposes."""
     nb_rank = nbg * nbpg
+    if tkind == 0:  # bank-addressed: the hot path, one target per level
+        g = idx // nbpg
+        r = g // nbg
+        for k in range(con_ptr[c], con_ptr[c + 1]):
+            lvl = con_level[k]
+            nx = con_next[k]
+            v = t + con_lat[k]
+            if lvl == 0:
+                if v > e_bank[idx, nx]:
+                    e_bank[idx, nx] = v
+            elif lvl == 1:
+                if v > e_bg[g, nx]:
+                    e_bg[g, nx] = v
+            elif lvl == 2:
+                if v > e_rank[r, nx]:
+                    e_rank[r, nx] = v
+            elif lvl == 3:
+                if v > e_chan[nx]:
+                    e_chan[nx] = v
+            elif v > e_sib[r, nx]:
+                e_sib[r, nx] = v
+        return
     if tkind == 0:
         b0, b1 = idx, idx + 1
         g0, g1 = idx // nbpg, idx // nbpg + 1
@@ -192,6 +214,13 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     tail_w = np.full(nbanks, -1, dtype=np.int64)
     cnt_r = np.zeros(nbanks, dtype=np.int64)
     cnt_w = np.zeros(nbanks, dtype=np.int64)
+    # banks with queued requests, per queue (unordered lists with positions)
+    act_r = np.zeros(nbanks, dtype=np.int64)
+    act_w = np.zeros(nbanks, dtype=np.int64)
+    pos_r = np.full(nbanks, -1, dtype=np.int64)
+    pos_w = np.full(nbanks, -1, dtype=np.int64)
+    nact_r = 0
+    nact_w = 0
     # per-bank FR-FCFS candidate cache: command (-1 stale, -2 none), request, priority
     cc_cmd = np.full(nbanks, -1, dtype=np.int64)
     cc_q = np.zeros(nbanks, dtype=np.int64)
@@ -227,6 +256,10 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 rq_n += 1
                 cnt_r[b] += 1
                 cc_cmd[b] = -1
+                if pos_r[b] < 0:
+                    pos_r[b] = nact_r
+                    act_r[nact_r] = b
+                    nact_r += 1
                 if tail_r[b] < 0:
                     head_r[b] = q
                 else:
@@ -240,6 +273,10 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 wq_n += 1
                 cnt_w[b] += 1
                 cc_cmd[b] = -1
+                if pos_w[b] < 0:
+                    pos_w[b] = nact_w
+                    act_w[nact_w] = b
+                    nact_w += 1
                 if tail_w[b] < 0:
                     head_w[b] = q
                 else:
@@ -328,12 +365,9 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 cc_cmd[b] = -1
             prev_mode = write_mode
             prev_block = pim_blocks_act
-        for b in range(nbanks):
-            if write_mode:
-                if cnt_w[b] == 0:
-                    continue
-            elif cnt_r[b] == 0:
-                continue
+        nact = nact_w if write_mode else nact_r
+        for ai in range(nact):
+            b = act_w[ai] if write_mode else act_r[ai]
             c = cc_cmd[b]
             if c == -1:
                 c = -2
@@ -480,6 +514,12 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 hits_r[ix] -= 1
                 rq_n -= 1
                 cnt_r[ix] -= 1
+                if cnt_r[ix] == 0:
+                    nact_r -= 1
+                    last = act_r[nact_r]
+                    act_r[pos_r[ix]] = last
+                    pos_r[last] = pos_r[ix]
+                    pos_r[ix] = -1
                 if head_r[ix] == q:
                     head_r[ix] = link[q]
                     if tail_r[ix] == q:
@@ -496,6 +536,12 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 hits_w[ix] -= 1
                 wq_n -= 1
                 cnt_w[ix] -= 1
+                if cnt_w[ix] == 0:
+                    nact_w -= 1
+                    last = act_w[nact_w]
+                    act_w[pos_w[ix]] = last
+                    pos_w[last] = pos_w[ix]
+                    pos_w[ix] = -1
                 if head_w[ix] == q:
                     head_w[ix] = link[q]
                     if tail_w[ix] == q:
