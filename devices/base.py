@@ -161,7 +161,7 @@ class Device(abc.ABC):
 
     @abc.abstractmethod
     def process_memory(self, pid: int) -> dict[str, int | None]:
-        """Bytes: rss, pss, anon, file, swap, hwm; None where the device cannot tell."""
+        """Bytes: rss, pss, anon, file, swap, hwm, uss; None where the device cannot tell."""
 
     @abc.abstractmethod
     def open_counters(self, rates: dict[str, float], pids: Sequence[int] = ()) -> CounterStream:
@@ -183,7 +183,7 @@ def quote_argv(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(str(a)) for a in argv)
 
 
-MEMORY_KEYS = ("rss", "pss", "anon", "file", "swap", "hwm")
+MEMORY_KEYS = ("rss", "pss", "anon", "file", "swap", "hwm", "uss")
 
 
 def empty_memory() -> dict[str, int | None]:

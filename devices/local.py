@@ -181,7 +181,7 @@ class LocalDevice(Device):
                           "" if gpus else (nv.why if nv else "NVML disabled"),
                           counters=tuple(gpus)),
             CounterSource("memory", "memory", 1.0, True,
-                          counters=("total", "available", "rss", "pss", "anon", "file", "swap",
+                          counters=("total", "available", "rss", "pss", "uss", "anon", "file", "swap",
                                     "hwm")),
         ]
         return out

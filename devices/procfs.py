@@ -35,7 +35,8 @@ def process_memory(status_text: str | None, smaps_rollup_text: str | None) -> di
 
     ``rss`` VmRSS, ``hwm`` VmHWM (peak RSS), ``anon`` RssAnon (heap, KV cache), ``file``
     RssFile (file-backed, e.g. mmapped GGUF weights), ``swap`` VmSwap, ``pss`` Pss from
-    smaps_rollup (None where that file is absent or unreadable).
+    smaps_rollup, ``uss`` Private_Clean + Private_Dirty from smaps_rollup (None where that
+    file is absent or unreadable).
     """
     st = parse_kv_kib(status_text or "")
     sm = parse_kv_kib(smaps_rollup_text or "")
@@ -43,8 +44,12 @@ def process_memory(status_text: str | None, smaps_rollup_text: str | None) -> di
     file_ = st.get("RssFile")
     if file_ is None and "Rss" in sm and "Anonymous" in sm:
         file_ = sm["Rss"] - sm["Anonymous"]
+    uss = None
+    if "Private_Clean" in sm and "Private_Dirty" in sm:
+        uss = sm["Private_Clean"] + sm["Private_Dirty"]
     return {"rss": st.get("VmRSS", sm.get("Rss")), "pss": sm.get("Pss"), "anon": anon,
-            "file": file_, "swap": st.get("VmSwap", sm.get("Swap")), "hwm": st.get("VmHWM")}
+            "file": file_, "swap": st.get("VmSwap", sm.get("Swap")), "hwm": st.get("VmHWM"),
+            "uss": uss}
 
 
 def parse_cpu_line(fields: list[str]) -> tuple[int, int]:

@@ -158,6 +158,8 @@ def test_sampling_10s_at_10hz_with_hygiene(adbd: TestAdbd, tmp_path: Path) -> No
     assert {g.value for g in store.samples(run_id, source="gpu", name="freq")} == {585e6}
     rss = store.samples(run_id, source=f"process.{os.getpid()}", name="rss")
     assert 8 <= len(rss) <= 12 and all(r.value > 0 for r in rss)
+    uss = store.samples(run_id, source=f"process.{os.getpid()}", name="uss")
+    assert len(uss) == len(rss) and all(0 < u.value <= r.value for u, r in zip(uss, rss))
     status = store.samples(run_id, source="thermal", name="status")      # dumpsys, <= 1 Hz
     assert 6 <= len(status) <= 12 and status[0].value == 2.0              # 45.3 C: moderate
     pss = store.samples(run_id, source=f"meminfo.{os.getpid()}", name="total_pss")

@@ -127,7 +127,9 @@ def test_procfs() -> None:
     mem = process_memory("VmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t 600 kB\n"
                          "RssFile:\t 400 kB\nVmSwap:\t 0 kB\n", None)
     assert mem == {"rss": 1024 * 1024, "pss": None, "anon": 600 * 1024, "file": 400 * 1024,
-                   "swap": 0, "hwm": 2048 * 1024}
+                   "swap": 0, "hwm": 2048 * 1024, "uss": None}
+    rollup = "Rss: 1000 kB\nPss: 800 kB\nPrivate_Clean: 100 kB\nPrivate_Dirty: 500 kB\n"
+    assert process_memory(None, rollup)["uss"] == 600 * 1024
     st = parse_proc_stat("cpu  10 0 10 80 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0\n")
     assert st["cpu"] == (80, 100)
     assert cpu_util((80, 100), (120, 200)) == pytest.approx(0.6)

@@ -268,7 +268,7 @@ class AndroidDevice(Device):
                           "" if d["gpu_busy"] else "no kgsl gpu_busy_percentage / mali "
                           "utilization exposed"),
             CounterSource("memory", "memory", 1.0, True,
-                          counters=("rss", "pss", "anon", "file", "swap", "hwm")),
+                          counters=("rss", "pss", "anon", "file", "swap", "hwm", "uss")),
             CounterSource("meminfo", "memory", 1.0, True,
                           "dumpsys meminfo <pid>: heavy (walks smaps), at most 1 Hz; off unless "
                           "rates['meminfo'] is set"),

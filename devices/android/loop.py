@@ -65,8 +65,8 @@ def build_script(plan: LoopPlan) -> str:
         for pid in plan.pids:
             slow.append('while read -r k v rest; do case $k in VmRSS:|VmHWM:|RssAnon:|RssFile:|'
                         f'VmSwap:) M="$M {pid}.${{k%:}}=$v";; esac; done 2>/dev/null </proc/{pid}/status')
-            slow.append('while read -r k v rest; do case $k in Pss:) '
-                        f'M="$M {pid}.Pss=$v";; esac; done 2>/dev/null </proc/{pid}/smaps_rollup')
+            slow.append('while read -r k v rest; do case $k in Pss:|Private_Clean:|Private_Dirty:) '
+                        f'M="$M {pid}.${{k%:}}=$v";; esac; done 2>/dev/null </proc/{pid}/smaps_rollup')
         slow.append('while read -r k v rest; do case $k in MemTotal:|MemAvailable:) '
                     'M="$M sys.${k%:}=$v";; esac; done </proc/meminfo')
     if "power" in plan.kinds and plan.battery_dir:
@@ -199,6 +199,9 @@ class LoopParser:
                     v = _num(kv.get(f"{pid}.{key}"))
                     out.append(Reading(f"process.{pid}", name, v * KIB if v is not None else None,
                                        "B"))
+                pc, pd = _num(kv.get(f"{pid}.Private_Clean")), _num(kv.get(f"{pid}.Private_Dirty"))
+                out.append(Reading(f"process.{pid}", "uss", (pc + pd) * KIB
+                                   if pc is not None and pd is not None else None, "B"))
             for key, name in (("sys.MemTotal", "total"), ("sys.MemAvailable", "available")):
                 v = _num(kv.get(key))
                 out.append(Reading("memory", name, v * KIB if v is not None else None, "B"))
