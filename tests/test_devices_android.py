@@ -247,6 +247,10 @@ def test_unknown_serial_is_a_clear_error(adb_server: AdbServer) -> None:
     with pytest.raises(DeviceUnavailable, match="no device 'R58M0NOPE' .* it lists"):
         get_device("R58M0NOPE", adb_port=adb_server.port)
     assert time.monotonic() - t0 < 2
+    from devices_support import free_port
+    port = free_port()
+    with pytest.raises(DeviceUnavailable, match=f"no adb server on port {port}: run `adb -P"):
+        get_device("R58M0NOPE", adb_port=port)       # never starts a server behind your back
 
 
 def test_adb36_from_adbutils_wheel(tmp_path: Path) -> None:

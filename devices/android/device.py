@@ -53,14 +53,19 @@ echo "PROCSTAT|$([ -r /proc/stat ] && echo yes)"
 
 
 class AndroidDevice(Device):
-    """One Android device known to the adb server on ``adb_port``."""
+    """One Android device known to the adb server on ``adb_port``.
+
+    No adb server is started unless ``start_server=True`` (then it is logged); a TCP serial
+    (``host:port``) is connected, a stale offline one reconnected; hygiene settings left
+    by a crashed session are restored (``restore_hygiene``).
+    """
 
     kind = "android"
 
     def __init__(self, serial: str, adb_port: int = adbhost.DEFAULT_PORT, root: str = "",
                  battery: BatteryCalibration | None = None, hygiene_dir: str | Path | None = None,
                  timeout: float = 10.0, restore_hygiene: bool = True,
-                 start_server: bool = True) -> None:
+                 start_server: bool = False) -> None:
         self.serial = serial
         self.adb_port = adb_port
         self.root = root.rstrip("/")
