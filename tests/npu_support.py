@@ -8,13 +8,15 @@ def schedule_tiles_py(load_bytes, write_bytes, compute_cycles, n_arrays: int,
                       window: int) -> tuple[float, float, float]:
     """Slow twin of ``sim.kernels.npu.schedule_tiles`` written from its docstring:
     tiles in order, tile t on array t % n_arrays, one FIFO HBM server, loads at most
-    ``window`` tiles ahead of compute, writes take bus time in stream order."""
+    ``window`` tiles ahead of compute, writes take bus time in stream order and leave when
+    every tile since the previous write has finished."""
     arr_free = [0.0] * n_arrays
     starts: list[float] = []
     hbm_free = 0.0
     hbm_busy = 0.0
     busy = 0.0
     end = 0.0
+    group: list[float] = []
     for t, (lb, wb, cc) in enumerate(zip(load_bytes, write_bytes, compute_cycles)):
         ready = starts[t - window] if t >= window else 0.0
         load_start = max(hbm_free, ready)
@@ -28,8 +30,10 @@ def schedule_tiles_py(load_bytes, write_bytes, compute_cycles, n_arrays: int,
         arr_free[a] = start + cc
         busy += cc
         end = max(end, arr_free[a])
-        if wb > 0:
+        group.append(arr_free[a])
+        if wb > 0:   # the output block is ready when all its tiles are
             hbm_free += wb / bw_bytes_per_cycle
             hbm_busy += wb / bw_bytes_per_cycle
-            end = max(end, arr_free[a] + wb / bw_bytes_per_cycle)
+            end = max(end, max(group) + wb / bw_bytes_per_cycle)
+            group = []
     return end, busy, hbm_busy

@@ -34,7 +34,7 @@ from sim.designs.result import IterationResult
 from sim.mapping.blocks import AttentionDims, attention_dims, decoder_block
 from sim.mapping.parallel import Parallelism, check_parallelism, default_parallelism
 from sim.npu.attention import npu_attention
-from sim.npu.block import PartTiming, op_timing, run_part
+from sim.npu.block import PartTiming, run_part
 from sim.npu.config import NpuHw
 from sim.npu.gemm import gemm_timing
 from sim.npu.vector import vector_timing
@@ -501,6 +501,3 @@ def _decode_cached(design: NpuDesign, model, seq, chans, layers, par) -> Iterati
 @lru_cache(maxsize=512)
 def _prefill_cached(design: NpuDesign, model, lens, par) -> IterationResult:
     return design._prefill(model, lens, par)
-
-
-_ = op_timing  # re-exported for callers that time single operators

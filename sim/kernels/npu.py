@@ -23,7 +23,8 @@ def schedule_tiles(load_bytes: np.ndarray, write_bytes: np.ndarray,
     """Returns (end_cycle, array_busy_cycles summed over arrays, hbm_busy_cycles).
 
     load_bytes[t]: bytes read from HBM before tile t (weights + first-use activations).
-    write_bytes[t]: bytes written to HBM once tile t is done (0 for most tiles).
+    write_bytes[t]: bytes written to HBM once tile t and every tile since the previous
+        write are done (the last K tile of an output column block; 0 for most tiles).
     compute_cycles[t]: cycles tile t occupies its array (preload + rows, efficiency applied).
     """
     n = load_bytes.shape[0]
@@ -33,6 +34,7 @@ def schedule_tiles(load_bytes: np.ndarray, write_bytes: np.ndarray,
     hbm_busy = 0.0
     busy = 0.0
     end = 0.0
+    group_done = 0.0
     for t in range(n):
         ready = 0.0
         if t >= window:
@@ -51,12 +53,16 @@ def schedule_tiles(load_bytes: np.ndarray, write_bytes: np.ndarray,
         busy += compute_cycles[t]
         if ce > end:
             end = ce
+        if ce > group_done:
+            group_done = ce
         if write_bytes[t] > 0:
-            # a write takes its share of the bus in stream order; the data is ready at ce
+            # a write takes its share of the bus in stream order; its data is ready when
+            # every tile since the previous write (one output column block) is done
             wdur = write_bytes[t] / bw_bytes_per_cycle
             hbm_free += wdur
             hbm_busy += wdur
-            we = ce + wdur
+            we = group_done + wdur
             if we > end:
                 end = we
+            group_done = 0.0
     return end, busy, hbm_busy

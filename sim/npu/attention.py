@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.mapping.blocks import AttentionDims
 from sim.npu.config import NpuHw
-from sim.npu.gemm import _run, load_window, tile_compute_cycles
+from sim.npu.gemm import load_window, run_schedule, tile_compute_cycles
 from sim.npu.vector import vector_timing
 
 
@@ -55,7 +55,7 @@ def _phase(hw: NpuHw, dims: AttentionDims, lens: np.ndarray, logits: bool) -> tu
             comp[toks == r] = tile_compute_cycles(hw, int(r), dims.group)
     write = np.zeros_like(load)
     window = load_window(hw, sa.height * sa.width * db)
-    end, _busy, _hbm = _run(hw, load, write, comp, window)
+    end, _busy, _hbm = run_schedule(hw, load, write, comp, window)
     return int(math.ceil(end)) + sa.fill_drain_cycles, int(load.sum())
 
 

@@ -89,8 +89,10 @@ def fits_sram(hw: NpuHw, nbytes: int) -> bool:
     return hw.sram.keep_activations and nbytes <= hw.sram.size_bytes // 4
 
 
-def _run(hw: NpuHw, load: np.ndarray, write: np.ndarray, comp: np.ndarray,
-         window: int) -> tuple[float, float, float]:
+def run_schedule(hw: NpuHw, load: np.ndarray, write: np.ndarray, comp: np.ndarray,
+                 window: int) -> tuple[float, float, float]:
+    """Schedule tiles (bytes to load, bytes to write, compute cycles each) on ``hw``'s arrays
+    and HBM; returns (end_cycle, array_busy_cycles, hbm_busy_cycles)."""
     from sim.kernels.npu import schedule_tiles
 
     return schedule_tiles(load, write, comp, hw.systolic.count,
@@ -135,7 +137,7 @@ def gemm_timing(hw: NpuHw, m: int, k: int, n: int, *, act_in_sram: bool | None =
     if k_rows[-1] != sa.height:
         comp[kt - 1::kt] = tile_compute_cycles(hw, int(k_rows[-1]), m)
     window = load_window(hw, sa.height * sa.width * db)
-    end, busy, hbm_busy = _run(hw, load, write, comp, window)
+    end, busy, hbm_busy = run_schedule(hw, load, write, comp, window)
     end += sa.fill_drain_cycles
     compute_only = busy / sa.count + sa.fill_drain_cycles
     read_b = int(load.sum())
