@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.workers.split(",")]
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "spec": str(args.spec.relative_to(ROOT) if args.spec.is_relative_to(ROOT) else args.spec),
         "backend": args.backend, "host_cpus": os.cpu_count(), "python": platform.python_version(),
+        "load_avg_1min_before": load_before,
         "runs": rows,
         "points_per_hour": {"value": rows[-1]["points_per_hour"], "unit": "points/h",
                             "provenance": "measured",
@@ -70,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(out, sort_keys=True))
         return 0
-    print(f"sweep speed: {out['spec']} on {args.backend}, host with {os.cpu_count()} CPUs "
-          "(measured, wall clock)")
+    print(f"sweep speed: {out['spec']} on {args.backend}, host with {os.cpu_count()} CPUs, "
+          f"1-min load average {load_before} before the runs (measured, wall clock)")
     print(f"{'workers':>7}  {'points':>6}  {'failed':>6}  {'start-up s':>10}  {'wall s':>8}  "
           f"{'points/h':>10}  {'speed-up':>8}")
     for r in rows:

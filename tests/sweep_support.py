@@ -28,6 +28,7 @@ class SlowConfig(RooflineConfig):
 class SlowRoofline(RooflineDecode):
     name = "sweep_support:SlowRoofline"
     version = "test-slow-1"
+    code_packages = ()
     config_cls = SlowConfig
 
     def evaluate(self, c):
@@ -79,3 +80,10 @@ def wait_port(port: int, timeout_s: float = 30.0) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+class Fingerprinted(RooflineDecode):
+    """The roofline, keyed on the code of a package the test creates (``sweep_fp_pkg``)."""
+
+    name = "sweep_support:Fingerprinted"
+    code_packages = ("sweep_fp_pkg",)

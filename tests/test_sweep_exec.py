@@ -160,3 +160,27 @@ def test_hard_crashing_point_is_an_error_after_retries(tmp_path):
     assert (s.ok, s.failed) == (3, 1)
     (bad,) = [d for d in load_points(store, s.run_id).values() if d["status"] == "error"]
     assert bad["coords"]["batch"] == 13 and "died 2 times" in bad["error"]
+
+
+def test_point_keys_follow_the_simulator_code(tmp_path, monkeypatch):
+    from neumelt.errors import InputError
+    from sim.sweep.evaluators import code_fingerprint
+
+    pkg = tmp_path / "src" / "sweep_fp_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("CYCLES = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    spec, doc = load_spec(write_spec(tmp_path / "fp.yaml", grid={"batch": [64, 128]},
+                                     evaluator="sweep_support:Fingerprinted"))
+    before = [p.key for p in expand(spec, doc).points]
+    store = Store(tmp_path / "r.db")
+    with PoolBackend(workers=1) as pool:
+        s = run_sweep(spec, store, pool, doc=doc)
+    assert s.ok == 2
+    (pkg / "__init__.py").write_text("CYCLES = 2\n")
+    code_fingerprint.cache_clear()
+    after = [p.key for p in expand(spec, doc).points]
+    assert not set(before) & set(after)
+    with pytest.raises(InputError, match="simulator code changed"):
+        run_sweep(spec, store, pool, doc=doc, resume=s.run_id)
+    code_fingerprint.cache_clear()

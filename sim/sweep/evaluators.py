@@ -1,8 +1,11 @@
 """Point evaluators: a registry of named functions from one design point to its metrics.
 
-An evaluator has a ``name``, a ``version`` (part of every point key: bump it when its
-results change), a frozen config dataclass ``config_cls`` (the point config; the spec's
-``base`` plus axis values are built into it with :func:`neumelt.config.build`), the units
+An evaluator has a ``name``, a ``version`` and ``code_packages`` (both part of every point
+key through :meth:`Evaluator.key_version`: the version plus a fingerprint of the source and
+data files of those packages, so a point cached in the store is reused only while the
+simulator code that produced it is unchanged), a frozen config dataclass ``config_cls``
+(the point config; the spec's ``base`` plus axis values are built into it with
+:func:`neumelt.config.build`), the units
 of the metrics it gives (``metric_units()``), ``evaluate(config) -> list[PointMetric]`` and
 an optional ``warmup()`` (compile numba kernels once, so workers load them from the cache).
 
@@ -20,8 +23,11 @@ instance); on a cluster the module must be importable on the workers.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from sim.sweep import cost
@@ -45,12 +51,36 @@ class PointMetric:
     source: str
 
 
+@lru_cache(maxsize=8)
+def code_fingerprint(packages: tuple[str, ...]) -> str:
+    """SHA-256 (16 hex) over the .py/.yaml/.tsv/.csv/.json files of ``packages``."""
+    h = hashlib.sha256()
+    for pkg in sorted(packages):
+        mod = importlib.import_module(pkg)
+        root = Path(mod.__file__).resolve().parent
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in
+                       (".py", ".yaml", ".yml", ".tsv", ".csv", ".json")
+                       and "__pycache__" not in p.parts)
+        for f in files:
+            h.update(f"{pkg}/{f.relative_to(root).as_posix()}\0".encode())
+            h.update(f.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
 class Evaluator:
     """Base of point evaluators (see the module docstring)."""
 
     name: str = ""
     version: str = "1"
     config_cls: type = object
+    code_packages: tuple[str, ...] = ("sim", "workloads")
+
+    def key_version(self) -> str:
+        """What point keys hash besides the config: version + code fingerprint."""
+        if not self.code_packages:
+            return self.version
+        return f"{self.version}+{code_fingerprint(tuple(self.code_packages))}"
 
     def metric_units(self) -> dict[str, str]:
         raise NotImplementedError

@@ -95,7 +95,8 @@ def run_sweep(spec: SweepSpec, store: Store, backend: Any, *, doc: Doc | None = 
         store.reopen_run(run_id)
     else:
         run_id = store.start_run("sweep", cfg, name=spec.name)
-    store.set_run_info(run_id, "evaluator", {"name": ev.name, "version": ev.version})
+    store.set_run_info(run_id, "evaluator", {"name": ev.name, "version": ev.version,
+                                             "key_version": ev.key_version()})
     store.set_run_info(run_id, "backend", backend.describe())
     store.set_run_info(run_id, "objectives", [to_dict(o) for o in spec.objectives])
     store.set_run_info(run_id, "expansion", {"generated": expansion.generated,
@@ -185,6 +186,12 @@ def check_resume(store: Store, run_id: int, spec: SweepSpec) -> None:
         raise InputError(f"run {run_id} was started from a different spec; run the spec "
                          "again without --resume (finished points are reused from the "
                          "store)", key="--resume")
+    old = (run.info.get("evaluator") or {}).get("key_version")
+    new = get_evaluator(spec.evaluator).key_version()
+    if old is not None and old != new:
+        raise InputError(f"the simulator code changed since run {run_id} started (evaluator "
+                         f"{old} -> {new}), so its points are not comparable with new ones; "
+                         "run the spec again without --resume", key="--resume")
 
 
 def _record(p: Any, res: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ axes that vary that config:
 ``constraints`` (see :mod:`sim.sweep.expr`) prune points; ``metrics`` lists the metrics to
 keep (empty keeps all); ``objectives`` name the metrics and goals (``max``/``min``) of
 the Pareto front. A point's key is the hash of its evaluator name and version and its
-full config (defaults filled in), so equal configs share a key across sweeps.
+full config (defaults filled in), and of the simulator code (a fingerprint of its source
+files), so equal configs on equal code share a key across sweeps.
 """
 
 from __future__ import annotations
@@ -256,6 +257,7 @@ def expand(spec: SweepSpec, doc: Doc | None = None) -> Expansion:
     grid = grid_coords(spec) if spec.grid else [{}]
     draws = random_draws(spec.random) if spec.random else [{}]
     constraints = [Expr(c) for c in spec.constraints]
+    kv = ev.key_version()
     points: list[Point] = []
     seen: set[str] = set()
     generated = pruned = duplicates = 0
@@ -284,7 +286,7 @@ def expand(spec: SweepSpec, doc: Doc | None = None) -> Expansion:
             if not keep:
                 pruned += 1
                 continue
-            key = point_key(ev.name, ev.version, full)
+            key = point_key(ev.name, kv, full)
             if key in seen:
                 duplicates += 1
                 continue
@@ -294,7 +296,8 @@ def expand(spec: SweepSpec, doc: Doc | None = None) -> Expansion:
 
 
 def point_key(evaluator: str, version: str, config: dict[str, Any]) -> str:
-    """Hash of the evaluator name, its version and the full point config."""
+    """Hash of the evaluator name, its key version (version + code fingerprint) and the
+    full point config."""
     return config_hash({"evaluator": evaluator, "version": version, "config": config})
 
 
