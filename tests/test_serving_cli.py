@@ -54,10 +54,16 @@ def test_agent_workload_reports_task_latency_and_energy(tmp_path, capsys):
     assert out["info"]["tasks"] == 2
     assert m["task_latency_p50_s"]["value"] > 5.0  # includes the app actions and OCR delays
     assert m["energy_per_task_j"]["value"] > 0
-    tasks = Store(db).records(out["run_id"], "tasks")
+    store = Store(db)
+    tasks = store.records(out["run_id"], "tasks")
     assert len(tasks) == 2
     for _, _, t in tasks:
         assert t["latency_s"] > 0 and t["energy_total_j"] > 0
+    # the GPU idles through the agents' app actions: static power over that time
+    assert m["idle_s"]["value"] > 1.0
+    assert m["energy_idle_j"]["value"] == pytest.approx(60.0 * 4 * m["idle_s"]["value"])
+    tracks = {e.track for e in store.events(out["run_id"])}
+    assert {"serving", "task/0", "task/1"} <= tracks
 
 
 def test_compare_prints_ratios_against_the_baseline(tmp_path, capsys):
@@ -71,6 +77,8 @@ def test_compare_prints_ratios_against_the_baseline(tmp_path, capsys):
     assert rows["npu"]["throughput_tok_s_vs_base"] == pytest.approx(
         rows["npu"]["throughput_tok_s"] / rows["gpu"]["throughput_tok_s"])
     assert len(Store(db).list_runs(kind="sim")) == 3
+    npu_metrics = {x.name: x.value for x in Store(db).metrics(rows["npu"]["run_id"])}
+    assert "energy_idle_j" in npu_metrics and npu_metrics["energy_idle_j"] is None
     assert main(["--db", db, "sim", "compare", "--designs", "gpu,npu", "--model", "gpt3-7b",
                  "--workload", "alpaca", "--requests", "10"]) == 0
     text = capsys.readouterr().out

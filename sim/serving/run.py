@@ -5,7 +5,8 @@ store). ``execute(cfg)`` builds the design through ``sim.designs.get_design``, t
 layout from the design's hardware, the workload from ``workloads`` (a chat trace name,
 a trace file, or an agent template), serves it and returns a :class:`RunOutcome`.
 ``record(store, outcome)`` writes the run (kind ``sim``): run-level metrics, per-request
-and per-task records, and utilisation / KV usage over simulated time as samples; every
+and per-task records, utilisation / KV usage over simulated time as samples, and the
+iteration, request and agent-delay timeline as events (seconds of simulated time); every
 figure has provenance ``simulated`` and source ``<design>/<fidelity>``.
 """
 
@@ -230,7 +231,16 @@ def execute(cfg: ServingRunConfig, progress: Any = None) -> RunOutcome:
     out_tok = sum(x.generated for x in res.calls)
     figs.append(Figure("sim_tokens_per_wall_s", out_tok / wall if wall > 0 else None,
                        "tokens/s"))
-    info = {"tp": tp, "pp": pp, "kv_layout": layout.kind, "kv_channels": layout.channels,
+    idle_w = getattr(getattr(getattr(design, "hw", None), "energy", None), "idle_w", None)
+    busy = sum(i.dur_s for i in res.iterations)
+    starts = [x.req.arrival_s for x in res.calls] or [0.0]
+    idle_s = max(res.makespan_s - min(starts) - busy, 0.0)
+    figs.append(Figure("idle_s", idle_s, "s"))
+    # static power while no iteration runs (agent delays, gaps between arrivals), for all
+    # tp x pp devices; unavailable where the hardware preset has no static power figure
+    figs.append(Figure("energy_idle_j", idle_w * idle_s * tp * pp if idle_w is not None
+                       else None, "J"))
+    info = {"tp": tp, "pp": pp, "devices": tp * pp, "kv_layout": layout.kind, "kv_channels": layout.channels,
             "kv_units_per_channel": layout.units_per_channel, "kv_unit_bytes": layout.unit_bytes,
             "memo_hits": res.memo_hits, "memo_misses": res.memo_misses,
             "requests": len(workload.calls), "tasks": len(workload.tasks),
@@ -240,7 +250,7 @@ def execute(cfg: ServingRunConfig, progress: Any = None) -> RunOutcome:
 
 def record(store: Any, out: RunOutcome, name: str = "", parent_id: int | None = None) -> int:
     """Write one finished serving run to the store; returns its run id."""
-    from neumelt.store import Metric, Sample
+    from neumelt.store import Event, Metric, Sample
     cfg = asdict(out.config)
     run_id = store.start_run("sim", {"serving": cfg}, name=name or
                              f"serve {out.config.design} {out.config.model} "
@@ -254,6 +264,25 @@ def record(store: Any, out: RunOutcome, name: str = "", parent_id: int | None = 
         tasks = task_rows(out.result)
         if tasks:
             store.add_records(run_id, "tasks", [(t["task"], t) for t in tasks])
+        its = out.result.iterations
+        step = max(1, len(its) // 20_000)
+        events = [Event("serving", f"decode {it.n_decode}" + (f" + prefill {it.n_prefill}"
+                                                            if it.n_prefill else ""),
+                        it.t_start_s, it.dur_s,
+                        {"decode": it.n_decode, "prefill": it.n_prefill,
+                         "prefill_tokens": it.prefill_tokens, "kv_used": it.kv_used})
+                  for it in its[::step]]
+        for row in request_rows(out.result):
+            if row["admit_s"] is not None and row["done_s"] is not None:
+                track = f"task/{row['task']}" if row["task"] else "requests"
+                events.append(Event(track, f"{row['role'] or 'request'} {row['id']}",
+                                    row["admit_s"], row["done_s"] - row["admit_s"],
+                                    {"prompt_tokens": row["prompt_tokens"],
+                                     "output_tokens": row["output_tokens"]}))
+        for rid, (a, b) in out.result.delays.items():
+            task = rid.split("/", 1)[0]
+            events.append(Event(f"task/{task}", f"delay {rid}", a, b - a))
+        store.add_events(run_id, events)
         samples = []
         for unit, pts in utilisation_series(out.result).items():
             nm = "kv_usage" if unit == "kv" else f"utilisation.{unit}"
