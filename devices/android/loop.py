@@ -5,7 +5,9 @@ fast counters with shell builtins only (``read`` from sysfs and /proc: no fork p
 counter) and prints one ``T <epoch_s> key=value ...`` line; every ``mem_every`` ticks it
 also prints an ``M`` line with process and system memory, slow battery fields and its own
 CPU ticks. Sleeps are drift-corrected against the device clock (integer milliseconds
-modulo 1e5 s, so mksh's 32-bit arithmetic is enough). :class:`LoopParser` turns lines into
+modulo 1e5 s, so mksh's 32-bit arithmetic is enough) and wait with the ``read -t``
+builtin on a private FIFO (no fork per tick), falling back to ``sleep`` where ``read -t``
+with a fraction is not supported. :class:`LoopParser` turns lines into
 :class:`~devices.base.Tick` objects.
 """
 
@@ -77,8 +79,12 @@ def build_script(plan: LoopPlan) -> str:
     slow.append('read -r st </proc/$$/stat; set -- ${st##*) }; M="$M self=${12},${13},${14},${15}"')
     p = max(1, int(plan.period_ms))
     lines = [
-        f"P={p}; K={max(1, int(plan.mem_every))}; n=0; next=0",
-        'echo "H $$ $P $K"',
+        f"P={p}; K={max(1, int(plan.mem_every))}; n=0; next=0; W=0",
+        # wait on a private FIFO with `read -t` (a builtin) instead of forking `sleep`
+        'F="${TMPDIR:-/data/local/tmp}/.neumelt-loop.$$"',
+        'if mkfifo "$F" 2>/dev/null; then exec 9<>"$F"; rm -f "$F"; '
+        'read -r -t 0.001 -u 9 _ 2>/dev/null; [ $? -gt 128 ] && W=1; fi',
+        'echo "H $$ $P $K $W"',
         "while :; do",
         '  t=${EPOCHREALTIME:-}; [ -n "$t" ] || t=$(date +%s.%N)',
         '  L="T $t"',
@@ -90,14 +96,15 @@ def build_script(plan: LoopPlan) -> str:
         '    echo "$M" || exit 0',
         "  fi",
         "  n=$((n + 1))",
-        "  s=${t%.*}; f=${t#*.}000; now=$(( (s % 100000) * 1000 + 10#${f:0:3} ))",
+        '  e=${EPOCHREALTIME:-}; [ -n "$e" ] || e=$(date +%s.%N)',      # after the work
+        "  s=${e%.*}; f=${e#*.}000; now=$(( (s % 100000) * 1000 + 10#${f:0:3} ))",
         "  [ $next -eq 0 ] && next=$now",
         "  next=$((next + P)); d=$((next - now))",
         "  if [ $d -le 0 ] || [ $d -gt $((P * 4)) ]; then next=$now; d=0; fi",
         "  if [ $d -gt 0 ]; then",
         "    sl=$((d / 1000)); r=$((d % 1000))",
         "    if [ $r -lt 10 ]; then r=00$r; elif [ $r -lt 100 ]; then r=0$r; fi",
-        "    sleep $sl.$r",
+        "    if [ $W = 1 ]; then read -r -t $sl.$r -u 9 _; else sleep $sl.$r; fi",
         "  fi",
         "done",
     ]
