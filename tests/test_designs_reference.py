@@ -16,6 +16,15 @@ REF_ON_C_PLUS_D = 481_000
 TOL = 0.10
 
 
+def test_reference_constants_are_the_artifacts():
+    from sim.designs import reference
+
+    assert reference.STAGES_OFF == REF_OFF and reference.LAYER_OFF == REF_OFF_TOTAL
+    assert reference.LAYER_ON_C_PLUS_D == REF_ON_C_PLUS_D
+    assert sum(reference.STAGES_OFF.values()) == REF_OFF_TOTAL
+    assert reference.STAGES_ON["C"] + reference.STAGES_ON["D"] == REF_ON_C_PLUS_D
+
+
 @pytest.fixture(scope="module")
 def batch():
     b = load_batch_csv(REFERENCE_BATCH)
@@ -73,6 +82,10 @@ def test_pim_results_are_complete(off, on):
         assert {"npu", "pim"} <= tracks and any(t.startswith("pim/ch") for t in tracks)
     cmds = off.counters["pim_commands_per_layer"]
     assert cmds and all(v >= 0 for v in cmds.values())
+    from sim.designs.reference import PIM_COMMANDS_OFF
+
+    for name, count in PIM_COMMANDS_OFF.items():   # the same PIM program as the artifact's
+        assert cmds.get(name, 0) == pytest.approx(count, rel=0.01), name
     # the NPU is busier when its work overlaps the PIM's
     assert on.utilisation["npu"] > off.utilisation["npu"]
 

@@ -109,8 +109,17 @@ def _step(args: argparse.Namespace) -> int:
             from neumelt.errors import InputError
 
             raise InputError(f"cannot write the trace: {exc}", file=args.trace) from None
+    from sim.designs import reference as ref
+
+    is_ref = args.phase == "decode" and ref.comparable(
+        args.design, model.name, design.hw.name, res.counters.get("tp", 0), batch.source,
+        layers, args.channels)
+    ref_stages = (ref.STAGES_ON if len(res.stages) == 6 else ref.STAGES_OFF) if is_ref else None
     if args.json:
         out = res.to_json()
+        if ref_stages:
+            out["reference_stages"] = {"cycles": ref_stages,
+                                       "source": "NeuPIMs artifact casys-kaist/NeuPIMs@f299af3"}
         out["run_id"] = run_id
         out["provenance"] = "simulated"
         out["source"] = f"{res.design}/{res.fidelity}"
@@ -120,6 +129,10 @@ def _step(args: argparse.Namespace) -> int:
     src = f"simulated ({res.design}/{res.fidelity})"
     rows = [{"stage": k, "cycles": v, "time (us)": round(v * us, 3), "provenance": src}
             for k, v in res.stages.items()]
+    if ref_stages:
+        for r in rows:
+            r["NeuPIMs artifact (cycles)"] = ref_stages[r["stage"]]
+            r["difference (%)"] = round(100.0 * (r["cycles"] / ref_stages[r["stage"]] - 1), 1)
     print_table(rows, title=f"{res.design} on {design.hw.name}: {model.name}, "
                             f"{res.phase}, batch {res.batch}, per layer")
     print()
