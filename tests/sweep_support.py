@@ -87,3 +87,38 @@ class Fingerprinted(RooflineDecode):
 
     name = "sweep_support:Fingerprinted"
     code_packages = ("sweep_fp_pkg",)
+
+
+def _tiny_kernel_py(n: int) -> int:
+    """Pure-Python twin of the probe's numba kernel: sum of 0..n-1."""
+    return sum(range(n))
+
+
+class NumbaCacheProbe(RooflineDecode):
+    """Compiles a tiny numba kernel (cache=True) in the worker and reports, as a CRC-32,
+    the cache directory numba uses there, so a test can check the sweep's shared one."""
+
+    name = "sweep_support:NumbaCacheProbe"
+    code_packages = ()
+
+    def metric_units(self):
+        return {"numba_cache_dir_crc": "crc32", "kernel_value": "count"}
+
+    def evaluate(self, c):
+        import zlib
+
+        import numba
+
+        from sim.sweep.evaluators import PointMetric
+
+        @numba.njit(cache=True)
+        def tiny_kernel(n):
+            s = 0
+            for i in range(n):
+                s += i
+            return s
+
+        crc = float(zlib.crc32((numba.config.CACHE_DIR or "").encode()))
+        return [PointMetric("numba_cache_dir_crc", crc, "crc32", "measured", "worker"),
+                PointMetric("kernel_value", float(tiny_kernel(c.batch)), "count", "measured",
+                            "worker")]

@@ -184,3 +184,21 @@ def test_point_keys_follow_the_simulator_code(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="simulator code changed"):
         run_sweep(spec, store, pool, doc=doc, resume=s.run_id)
     code_fingerprint.cache_clear()
+
+
+def test_workers_compile_into_the_shared_numba_cache(tmp_path):
+    import zlib
+
+    from sweep_support import _tiny_kernel_py
+
+    cache = tmp_path / "numba-cache"
+    spec, doc = load_spec(write_spec(tmp_path / "nb.yaml", grid={"batch": [5, 7]},
+                                     evaluator="sweep_support:NumbaCacheProbe", objectives=[]))
+    with PoolBackend(workers=1, numba_cache_dir=str(cache)) as pool:
+        s = run_sweep(spec, Store(tmp_path / "r.db"), pool, doc=doc)
+        points = load_points(Store(tmp_path / "r.db"), s.run_id)
+    assert s.ok == 2
+    for p in points.values():
+        assert p["metrics"]["numba_cache_dir_crc"]["value"] == zlib.crc32(str(cache).encode())
+        assert p["metrics"]["kernel_value"]["value"] == _tiny_kernel_py(p["coords"]["batch"])
+    assert list(cache.rglob("*.nbi")), "the worker wrote no numba index into the shared cache"

@@ -59,7 +59,7 @@ def test_decode_iteration_matches_the_design_api():
 
 def test_pim_design_on_fewer_channels_and_gpu_cost_unavailable():
     vals, _ = _metrics({"design": "neupims", "batch": 4, "tp": 4, "hbm_channels": 16,
-                        "fidelity": "command", "lengths": {"seq_len": 64}, "layers": 1})
+                        "lengths": {"seq_len": 64}, "layers": 1})
     assert vals["area_overhead_pct"] == pytest.approx(3.11)
     assert vals["memory_area_rel"] == pytest.approx(0.5 * 1.0311)
     assert 0 < vals["pim_utilisation"] <= 1
