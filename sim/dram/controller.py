@@ -66,7 +66,7 @@ def run_channel(std: DramStandard, ctrl: ControllerConfig, row_buffer: str,
     stats = np.zeros(K.N_STATS_BASE + o.pseudo_channels, dtype=np.int64)
     log = np.zeros((max(int(log_capacity), 0), 7), dtype=np.int64)
     fn = K.channel_kernel_py if twin else K.channel_kernel
-    fn(np.ascontiguousarray(arrival, dtype=np.int64), np.ascontiguousarray(is_write, np.int64),
+    fn(np.ascontiguousarray(arrival, dtype=np.int64), np.ascontiguousarray(is_write, np.int8),
        np.ascontiguousarray(bank, dtype=np.int64), np.ascontiguousarray(row, dtype=np.int64),
        np.ascontiguousarray(col, dtype=np.int64), p_cmd, p_tgt, p_arg,
        o.pseudo_channels, o.bank_groups, o.banks_per_group,

@@ -94,21 +94,29 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
     amap = AddressMapping.of(std, mapping)
     dec = amap.decode(addr)
     flat = dec.flat_bank(std.org.bank_groups, std.org.banks_per_group)
-    order = np.argsort(arrival, kind="stable")
+    if len(arrival) < 2 or np.all(arrival[1:] >= arrival[:-1]):
+        order = np.argsort(dec.channel, kind="stable")                # already in arrival order
+    else:
+        order = np.argsort(arrival, kind="stable")
+        order = order[np.argsort(dec.channel[order], kind="stable")]  # by channel, then arrival
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(dec.channel, minlength=std.org.channels))])
+    # one gather per array; each channel is then a contiguous slice
+    s_arr, s_wr, s_bank = arrival[order], wr[order], flat[order]
+    s_row, s_col = dec.row[order], dec.column[order]
+    s_done = np.full(len(addr), -1, dtype=np.int64)
     completion = np.full(len(addr), -1, dtype=np.int64)
     counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
     nch = std.org.channels
     ch_cycles = np.zeros(nch, dtype=np.int64)
     hits = issued = active = 0
     logs = []
-    ch_sorted = dec.channel[order]
     for ch in range(nch):
-        idx = order[ch_sorted == ch]
-        if len(idx) == 0:
+        lo, hi = int(bounds[ch]), int(bounds[ch + 1])
+        if lo == hi:
             continue
-        out = run_channel(std, ctrl, row_buffer, arrival[idx], wr[idx], flat[idx], dec.row[idx],
-                          dec.column[idx], log_capacity=log_capacity, twin=twin)
-        completion[idx] = out.done
+        out = run_channel(std, ctrl, row_buffer, s_arr[lo:hi], s_wr[lo:hi], s_bank[lo:hi],
+                          s_row[lo:hi], s_col[lo:hi], log_capacity=log_capacity, twin=twin)
+        s_done[lo:hi] = out.done
         counts += out.counts
         ch_cycles[ch] = out.final_cycle
         hits += out.row_hits
@@ -117,6 +125,7 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
         if out.log is not None and len(out.log):
             lg = np.concatenate([out.log, np.full((len(out.log), 1), ch, dtype=np.int64)], 1)
             logs.append(lg)
+    completion[order] = s_done
     cycles = int(ch_cycles.max()) if len(ch_cycles) else 0
     names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
     total_rank_cycles = cycles * nch * std.org.pseudo_channels
