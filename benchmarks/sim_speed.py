@@ -18,8 +18,6 @@ import statistics
 import sys
 import time
 
-REFERENCE_WALL_S = {"off": 58.9, "on": 189.0}   # NeuPIMs artifact, gcc -O2, 2-core VM
-
 
 def _time_design(name: str, batch, fidelity: str, repeat: int, **kw) -> dict:
     from sim.designs import clear_caches, get_design
@@ -42,6 +40,7 @@ def _time_design(name: str, batch, fidelity: str, repeat: int, **kw) -> dict:
 
 def decode_step_section(fidelity: str, repeat: int) -> list[dict]:
     from sim.designs.batch import parse_batch
+    from sim.designs.reference import WALL_S as REFERENCE_WALL_S  # artifact, -O2, 2 cores
 
     batch = parse_batch("reference")
     rows = []
