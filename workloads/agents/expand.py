@@ -262,10 +262,13 @@ class _Expander:
             return _Binding(exits=(rid,), call_id=rid)
         if n.kind == "delay":
             secs = max(0.0, self.draw(n.seconds, scope, path, "seconds", False, n))
+            partial = self._partial(n, scope)
+            if not {ref for ref, _ in partial} <= set(deps):
+                deps = self._ordered(set(deps) | {ref for ref, _ in partial})
             self._emit(CallRecord(inst=self.inst, id=path, kind="delay", role=n.role or n.id,
                                   model=None, deps=deps, seconds=round(secs, 6),
                                   resource=n.resource, arrival_s=self.arrival,
-                                  after_partial=self._partial(n, scope), attempt=attempt))
+                                  after_partial=partial, attempt=attempt))
             return _Binding(exits=(path,))
         if n.kind == "group":
             inner = _Scope(scope, n.body, path, {})
@@ -322,6 +325,12 @@ class _Expander:
             b = scope.lookup(n.continues)
             cont = b.call_id if b is not None else None
         partial = self._partial(n, scope)
+        # a retried attempt waits on the previous one; keep what it continues or streams
+        # from in its deps as well, so consumers never need to look through attempts
+        extra = {cont} if cont else set()
+        extra.update(ref for ref, _ in partial)
+        if not extra <= set(deps):
+            deps = self._ordered(set(deps) | extra)
         self._emit(CallRecord(
             inst=self.inst, id=path, kind="call", role=n.role or n.id, model=slot, deps=deps,
             prompt_tokens=prompt, images=images, image_tokens=image_tokens,
