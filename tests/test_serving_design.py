@@ -94,3 +94,18 @@ def test_pim_layout_capacity_follows_the_hardware_and_model():
     tokens_paged = paged.units_per_channel * paged.block_tokens
     per_req = 300
     assert tokens_paged // per_req > lay.channels * (lay.pages_per_channel // lay.units(per_req))
+
+
+def test_mixed_prefill_on_gpu_overlap_is_priced_jointly_and_reports_roofline_fraction():
+    base = dict(model="gpt3-7b", workload="sharegpt", requests=80, max_batch=64, seed=2,
+                prefill="mixed", rate=40.0)
+    ov = execute(ServingRunConfig(design="gpu-overlap", **base))
+    gpu = execute(ServingRunConfig(design="gpu", **base))
+    its = ov.result.iterations
+    assert any(i.n_decode and i.n_prefill for i in its)
+    assert ov.result.memo_misses > 0
+    frac = ov.figure("roofline_fraction")
+    assert 0.2 < frac <= 1.0
+    # the same schedule costs no more on the overlapping GPU than on the plain one
+    assert sum(i.dur_s for i in its) <= sum(i.dur_s for i in gpu.result.iterations) * 1.001
+    assert ov.figure("output_tokens") == gpu.figure("output_tokens")

@@ -17,7 +17,8 @@ SHOWN = [
     ("energy_per_task_j", "J"), ("tokens_per_joule", "tokens/J"), ("energy_idle_j", "J"),
     ("utilisation.gpu", "fraction"), ("utilisation.npu", "fraction"),
     ("utilisation.pim", "fraction"), ("utilisation.hbm_bw", "fraction"),
-    ("kv_peak_fraction", "fraction"), ("preemptions", "count"),
+    ("roofline_fraction", "fraction"), ("kv_peak_fraction", "fraction"),
+    ("preemptions", "count"),
     ("requests_finished", "requests"), ("requests_rejected", "requests"),
 ]
 

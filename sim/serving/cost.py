@@ -25,6 +25,7 @@ class IterationCost:
     energy_j: Mapping[str, float] = field(default_factory=dict)
     utilisation: Mapping[str, float] = field(default_factory=dict)
     fidelity: str = "fast"
+    optimum_s: float | None = None  # roofline-optimal time of the same work, if known
 
     @property
     def energy_total_j(self) -> float:
@@ -61,7 +62,9 @@ def combine(parts: Sequence[IterationCost]) -> IterationCost:
     if seconds > 0:
         util = {k: v / seconds for k, v in util.items()}
     fid = sorted({p.fidelity for p in parts})
-    return IterationCost(seconds, energy, util, "+".join(fid))
+    opt = (sum(p.optimum_s for p in parts)
+           if all(p.optimum_s is not None for p in parts) else None)
+    return IterationCost(seconds, energy, util, "+".join(fid), opt)
 
 
 def _q(x: float, tol: float) -> int:
@@ -69,6 +72,14 @@ def _q(x: float, tol: float) -> int:
     if x <= 0:
         return -1
     return int(math.floor(math.log(x) / math.log1p(tol)))
+
+
+def _optimum(res: Any) -> float | None:
+    """Roofline-optimal seconds of an iteration when the design reports them per layer."""
+    per_layer = dict(getattr(res, "counters", {}) or {}).get("optimum_layer_s")
+    if per_layer is None:
+        return None
+    return float(per_layer) * int(getattr(res, "layers", 1) or 1)
 
 
 class DesignCostModel:
@@ -128,7 +139,8 @@ class DesignCostModel:
                              energy_j={k: float(v) * k_e for k, v in dict(res.energy_j).items()},
                              utilisation={k: float(v) for k, v in
                                           dict(res.utilisation).items()},
-                             fidelity=str(getattr(res, "fidelity", "fast")))
+                             fidelity=str(getattr(res, "fidelity", "fast")),
+                             optimum_s=_optimum(res))
 
     def decode(self, seq: Sequence[int], chans: Sequence[int] | None) -> IterationCost:
         key = self._key_decode(seq, chans)
@@ -155,6 +167,19 @@ class DesignCostModel:
         cost = self._from_result(self.design.prefill(self.model, list(toks)))
         self.fidelities.add(cost.fidelity)
         self._prefill[key] = cost
+        return cost
+
+    def mixed(self, seq: Sequence[int], toks: Sequence[int]) -> IterationCost:
+        """A mixed iteration priced jointly by a design that can (``mixed_iteration``)."""
+        key = ("mixed", self._key_decode(seq, None), self._key_prefill(toks))
+        hit = self._decode.get(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        cost = self._from_result(self.design.mixed_iteration(self.model, list(seq), list(toks)))
+        self.fidelities.add(cost.fidelity)
+        self._decode[key] = cost
         return cost
 
     def iteration(self, decode_seq_lens: Sequence[int], decode_channels: Sequence[int] | None,

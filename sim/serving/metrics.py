@@ -100,6 +100,11 @@ def summarise(res: ServingResult) -> list[Figure]:
         figs.append(Figure("mean_decode_batch", float(np.mean([i.n_decode for i in dec])),
                            "requests"))
     figs.append(Figure("busy_fraction", busy / span if span > 0 else None, "fraction"))
+    if res.iterations and all(i.optimum_s is not None for i in res.iterations):
+        # achieved / roofline-optimal throughput over the busy time (gpu-overlap)
+        figs.append(Figure("roofline_fraction",
+                           sum(i.optimum_s for i in res.iterations) / busy if busy else None,
+                           "fraction"))
     lat = {
         "ttft_s": [x.first_s - x.ready_s for x in done],
         "tpot_s": [(x.done_s - x.first_s) / (x.req.output_tokens - 1) for x in done

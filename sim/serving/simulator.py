@@ -27,7 +27,8 @@ NS = 1_000_000_000
 @dataclass(frozen=True)
 class IterationLog:
     """One iteration: start and duration (s), decode/prefill counts, tokens computed,
-    KV units in use after it, utilisation by unit (0..1) and energy (J)."""
+    KV units in use after it, utilisation by unit (0..1), energy (J) and the
+    roofline-optimal time of the same work (s) where the design reports it."""
 
     t_start_s: float
     dur_s: float
@@ -37,6 +38,7 @@ class IterationLog:
     kv_used: int
     utilisation: dict[str, float]
     energy_j: float
+    optimum_s: float | None = None
 
 
 @dataclass
@@ -170,7 +172,7 @@ def serve(workload: Workload, cost_model: CostModel, pool: KVPool, config: Sched
             energy[k] = energy.get(k, 0.0) + v
         logs.append(IterationLog(t / NS, dur / NS, len(batch.decode), len(batch.prefill),
                                  sum(batch.prefill_tokens), pool.total_used,
-                                 dict(cost.utilisation), cost.energy_total_j))
+                                 dict(cost.utilisation), cost.energy_total_j, cost.optimum_s))
         t += dur
         iters += 1
         done = sched.complete(batch, t / NS)
