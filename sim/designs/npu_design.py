@@ -219,6 +219,29 @@ class NpuDesign:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NpuDesign) and self._key() == other._key()
 
+    # ---- energy ------------------------------------------------------------------------
+    def _dram_j(self, read_bytes: int, write_bytes: int, npu_only_cycles: float) -> float:
+        """Joules of the NPU's HBM traffic, plus DRAM background and refresh over
+        ``npu_only_cycles`` (NPU clock) when the model is ``idd``."""
+        e = self.hw.energy
+        if e.dram_model == "per_bit":
+            return (read_bytes + write_bytes) * 8 * e.dram_pj_per_bit * 1e-12
+        from sim.designs.pim_call import _standard
+        from sim.dram.energy import increments_j
+
+        std = _standard(self.hw.hbm.standard)
+        inc = increments_j(std)
+        org = std.org
+        bursts_r = read_bytes / org.burst_bytes
+        bursts_w = write_bytes / org.burst_bytes
+        rows = (read_bytes + write_bytes) / org.row_bytes       # streamed: one ACT per row
+        ranks = org.channels * org.pseudo_channels
+        dram_cycles = npu_only_cycles / self.hw.clock_hz * std.clock_hz
+        background = dram_cycles * ranks * inc["act_standby_cycle"]
+        refresh = dram_cycles / std.timing.nREFI * ranks * inc["ref"]
+        return (bursts_r * inc["rd"] + bursts_w * inc["wr"] + rows * inc["act"]
+                + background + refresh)
+
     # ---- what a result shows: nothing that is not modelled appears as a zero ----------
     def _visible_operators(self, ops: dict[str, int], tp: int, notes: list[str]) -> dict:
         if self.hw.link.bandwidth_gbps is not None or tp == 1:
@@ -319,17 +342,18 @@ class NpuDesign:
             notes.append(f"pipeline parallel pp={par.pp}: total is the latency through "
                          f"{par.pp} stages of {n} layers")
         layer_count = n * (par.pp if layers is None else 1)
+        per_dev_layer_cycles = layer if sub_batch else first_last
         # energy and utilisation over the simulated layers
         e = hw.energy
         energy = {
             "npu_mac": acc.macs * e.mac_pj * 1e-12 * layer_count,
             "npu_vector": acc.element_ops * e.vector_op_pj * 1e-12 * layer_count,
             "sram": acc.sram_bytes * e.sram_pj_per_byte * 1e-12 * layer_count,
-            "dram": acc.hbm_bytes * 8 * e.dram_pj_per_bit * 1e-12 * layer_count,
+            "dram": self._dram_j(acc.hbm_read_bytes, acc.hbm_write_bytes,
+                                 max(0, per_dev_layer_cycles - acc.pim_cycles)) * layer_count,
             "pim": acc.pim_j * layer_count,
             "link": acc.link_bytes * 8 * e.link_pj_per_bit * 1e-12 * layer_count,
         }
-        per_dev_layer_cycles = layer if sub_batch else first_last
         n_ch = self._n_channels()
         util = {
             "npu": _clip(acc.macs / (hw.systolic.peak_macs_per_cycle * per_dev_layer_cycles)),
@@ -385,7 +409,7 @@ class NpuDesign:
             "npu_mac": acc.macs * e.mac_pj * 1e-12 * nl,
             "npu_vector": acc.element_ops * e.vector_op_pj * 1e-12 * nl,
             "sram": acc.sram_bytes * e.sram_pj_per_byte * 1e-12 * nl,
-            "dram": acc.hbm_bytes * 8 * e.dram_pj_per_bit * 1e-12 * nl,
+            "dram": self._dram_j(acc.hbm_read_bytes, acc.hbm_write_bytes, layer) * nl,
             "pim": 0.0,   # prefill attention runs on the NPU: the PIM stays idle
             "link": acc.link_bytes * 8 * e.link_pj_per_bit * 1e-12 * nl,
         }
@@ -407,11 +431,17 @@ class NpuDesign:
 class _Acc:
     """Sums per-layer counters over the parts and attention calls of one layer."""
 
+    @property
+    def hbm_bytes(self) -> int:
+        return self.hbm_read_bytes + self.hbm_write_bytes
+
     def __init__(self) -> None:
         self.macs = 0
         self.element_ops = 0
         self.sram_bytes = 0
-        self.hbm_bytes = 0
+        self.hbm_read_bytes = 0
+        self.hbm_write_bytes = 0
+        self.pim_cycles = 0
         self.link_bytes = 0
         self.pim_j = 0.0
         self.operators: dict[str, int] = {}
@@ -423,7 +453,8 @@ class _Acc:
             self.macs += o.macs
             self.element_ops += o.element_ops
             self.sram_bytes += o.sram_bytes
-            self.hbm_bytes += o.hbm_bytes
+            self.hbm_read_bytes += o.hbm_read_bytes
+            self.hbm_write_bytes += o.hbm_write_bytes
             self.link_bytes += o.link_bytes
             self.operators[o.name] = self.operators.get(o.name, 0) + o.cycles
 
@@ -431,8 +462,10 @@ class _Acc:
         self.macs += a.macs
         self.element_ops += a.element_ops
         self.sram_bytes += a.sram_bytes
-        self.hbm_bytes += a.hbm_read_bytes
+        self.hbm_read_bytes += a.hbm_read_bytes
         self.pim_j += a.energy_j
+        if a.channel_cycles:     # the PIM model charges DRAM background while it runs
+            self.pim_cycles += a.cycles - a.softmax
         for name, c in (("attn_logits", a.logits), ("attn_softmax", a.softmax),
                         ("attn_attend", a.attend)):
             self.operators[name] = self.operators.get(name, 0) + c

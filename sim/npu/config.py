@@ -144,12 +144,20 @@ class LinkConfig:
 
 @dataclass(frozen=True)
 class NpuEnergyConfig:
-    """Dynamic energy constants: pJ per fp16 MAC, per vector element-op, per SRAM byte,
-    per DRAM bit moved, per link bit."""
+    """Energy constants: pJ per fp16 MAC, per vector element-op, per SRAM byte, per link bit.
+
+    dram_model: how the NPU's HBM traffic is charged. ``idd`` (default) uses the DRAM
+    standard's IDD currents (DRAMsim3 formulas, as the reference and the PIM model do):
+    per read / write burst, one ACT per row streamed, plus background (active standby) and
+    refresh while only the NPU runs (the PIM model charges them during attention).
+    ``per_bit`` charges ``dram_pj_per_bit`` for every bit moved, the whole path including
+    TSVs and interposer I/O (3.59 pJ/bit for HBM2, FGDRAM), and no background.
+    """
 
     mac_pj: float = 0.5
     vector_op_pj: float = 0.2
     sram_pj_per_byte: float = 1.28
+    dram_model: Literal["idd", "per_bit"] = "idd"
     dram_pj_per_bit: float = 3.59
     link_pj_per_bit: float = 1.3
 
