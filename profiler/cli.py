@@ -147,7 +147,7 @@ def _report(store: Any, run_id: int, as_json: bool) -> int:
                     "tasks": [d for _, _, d in store.records(run_id, "tasks")],
                     "metrics": [m.__dict__ for m in store.metrics(run_id)]})
         return 0 if s.get("counts_ok", True) else 1
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, st in s.get("calls", {}).items():
         rows.append({"figure": name, "mean": st.get("mean"), "sd": st.get("sd"),
                      "p50": st.get("p50"), "p90": st.get("p90"), "p99": st.get("p99"),
@@ -162,6 +162,10 @@ def _report(store: Any, run_id: int, as_json: bool) -> int:
     for k, v in (s.get("memory") or {}).items():
         rows.append({"figure": f"memory.{k}", "mean": v, "unit": "bytes",
                      "provenance": "measured" if v is not None else "unavailable"})
+    for r in rows:  # statistics a figure does not have are blank, not "unavailable"
+        for col in ("sd", "p50", "p90", "p99", "n"):
+            if col not in r:
+                r[col] = ""
     print_table(rows, ["figure", "mean", "sd", "p50", "p90", "p99", "n", "unit", "provenance"],
                 title=f"profile run {run_id} ({run.status}): {run.config.get('workload')} on "
                       f"{run.config.get('device')}, {run.info.get('runtime', {}).get('source')}")

@@ -141,6 +141,7 @@ class TaskReplayer:
         self._progress: dict[str, int] = {}   # tokens streamed so far by running calls
         self._prebuilt: dict[str, tuple[str, int]] = {}
         self.t_started_s: float | None = None   # after prompts were built
+        self.abort = threading.Event()          # set on Ctrl-C: delays end at once
 
     def _prompt(self, node: Node, done: dict[str, Outcome]) -> tuple[str, int]:
         """Prompt text and the total token count requested of the runtime."""
@@ -184,11 +185,10 @@ class TaskReplayer:
                 return False
         return True
 
-    @staticmethod
-    def _run_delay(node: Node) -> Outcome:
+    def _run_delay(self, node: Node) -> Outcome:
         t0 = time.monotonic()
         if node.seconds > 0:
-            time.sleep(node.seconds)
+            self.abort.wait(node.seconds)
         return Outcome(node, t0, time.monotonic())
 
     def run(self, nodes: list[Node], done: dict[str, Outcome] | None = None) -> dict[str, Outcome]:
@@ -209,49 +209,61 @@ class TaskReplayer:
         out_tokens = {n.id: n.output_tokens for n in nodes}
         running: dict[Future, Node] = {}
         lanes: set[str] = set()
+        with ThreadPoolExecutor(max_workers=self.slots + 4) as pool:
+            try:
+                self._loop(pending, running, done, out_tokens, pool, lanes)
+            except KeyboardInterrupt:  # stop running calls at their next token, then leave
+                self.abort.set()
+                abort = getattr(self.runtime, "abort", None)
+                if abort is not None:
+                    abort.set()
+                raise
+        return done
+
+    def _loop(self, pending: list[Node], running: dict[Future, Node],
+              done: dict[str, Outcome], out_tokens: dict[str, int], pool: ThreadPoolExecutor,
+              lanes: set[str]) -> None:
         llm_running = 0
         failure: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=self.slots + 4) as pool:
-            while pending or running:
-                if failure is None:
-                    for n in list(pending):
-                        if not self._ready(n, done, out_tokens):
-                            continue
-                        if n.kind == "call":
-                            if llm_running >= self.slots:
-                                continue
-                            llm_running += 1
-                            fut = pool.submit(self._run_call, n, done)
-                        else:
-                            if n.resource and n.resource in lanes:
-                                continue
-                            if n.resource:
-                                lanes.add(n.resource)
-                            fut = pool.submit(self._run_delay, n)
-                        running[fut] = n
-                        pending.remove(n)
-                if not running:
-                    if failure is not None:
-                        break
-                    stuck = ", ".join(n.id for n in pending[:5])
-                    raise InputError(f"calls can never start (dependency cycle?): {stuck}",
-                                     expected="an acyclic call graph")
-                waits_partial = any(n.after_partial for n in pending)
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED,
-                                   timeout=0.005 if waits_partial else None)
-                for fut in finished:
-                    n = running.pop(fut)
-                    if n.kind == "call":
-                        llm_running -= 1
-                    elif n.resource:
-                        lanes.discard(n.resource)
-                    try:
-                        out = fut.result()
-                    except BaseException as exc:  # first failure wins; let others finish
-                        failure = failure or exc
+        while pending or running:
+            if failure is None:
+                for n in list(pending):
+                    if not self._ready(n, done, out_tokens):
                         continue
-                    done[n.id] = out
-                    self.on_done(out)
+                    if n.kind == "call":
+                        if llm_running >= self.slots:
+                            continue
+                        llm_running += 1
+                        fut = pool.submit(self._run_call, n, done)
+                    else:
+                        if n.resource and n.resource in lanes:
+                            continue
+                        if n.resource:
+                            lanes.add(n.resource)
+                        fut = pool.submit(self._run_delay, n)
+                    running[fut] = n
+                    pending.remove(n)
+            if not running:
+                if failure is not None:
+                    break
+                stuck = ", ".join(n.id for n in pending[:5])
+                raise InputError(f"calls can never start (dependency cycle?): {stuck}",
+                                 expected="an acyclic call graph")
+            waits_partial = any(n.after_partial for n in pending)
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED,
+                               timeout=0.005 if waits_partial else None)
+            for fut in finished:
+                n = running.pop(fut)
+                if n.kind == "call":
+                    llm_running -= 1
+                elif n.resource:
+                    lanes.discard(n.resource)
+                try:
+                    out = fut.result()
+                except BaseException as exc:  # first failure wins; let others finish
+                    failure = failure or exc
+                    continue
+                done[n.id] = out
+                self.on_done(out)
         if failure is not None:
             raise failure
-        return done

@@ -163,3 +163,39 @@ def test_import_llama_bench_jsonl_and_timing_print(tmp_path: Path, capsys) -> No
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"n_prompt": 1}\n')
     assert main(["--db", str(db), "profile", "import", str(bad)]) == 2
+
+
+def test_ctrl_c_leaves_run_interrupted_and_stops_promptly(tmp_path: Path, tiny: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    db = tmp_path / "int.db"
+    proc = subprocess.Popen([sys.executable, "-m", "neumelt", "--db", str(db), "profile",
+                             "--model", str(tiny), "--scale", "0.05", "--idle-s", "0",
+                             "--repetitions", "1", "--warmup", "0", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:   # wait until the first delay (OCR, ~9 s) runs
+            if db.exists():
+                s = Store(db)
+                runs = s.list_runs(kind="profile")
+                ev = s.events(runs[0].id, "session") if runs else []
+                s.close()
+                if any(e.name == "load" for e in ev):
+                    break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        assert time.monotonic() - t0 < 5.0      # the sleeping delay is cut short
+        assert proc.returncode == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    s = Store(db)
+    (run,) = s.list_runs(kind="profile")
+    assert run.status == "interrupted"
+    s.close()

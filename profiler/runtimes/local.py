@@ -38,6 +38,7 @@ class LlamaCppPython:
         self._llm: Any = None
         self._lock = threading.Lock()
         self._eog: list[int] = []
+        self.abort = threading.Event()   # set to stop a running generation at its next token
         try:
             import llama_cpp
         except ImportError:
@@ -105,6 +106,8 @@ class LlamaCppPython:
             if n_predict > 0:
                 for tok in llm.generate(tokens, top_k=1, top_p=1.0, min_p=0.0, temp=0.0,
                                         repeat_penalty=1.0, logits_processor=[no_eos]):
+                    if self.abort.is_set():
+                        raise RunError("generation aborted")
                     now = time.monotonic()
                     if t_first is None:
                         t_first = now

@@ -192,6 +192,7 @@ class OpenAIServer:
         self.source = f"{self.server_kind} over HTTP (client-side token times)"
         self._lock = threading.Lock()
         self._local = threading.local()
+        self.abort = threading.Event()   # set to stop reading running streams
         self._free_slots: list[int] = []
 
     def start(self) -> LoadInfo:
@@ -291,6 +292,9 @@ class OpenAIServer:
                 raise RunError(f"completion failed with HTTP {resp.status}: "
                                f"{resp.read()[:500]!r}")
             while True:
+                if self.abort.is_set():
+                    resp.close()
+                    raise RunError("request aborted")
                 line = resp.readline()
                 if not line:
                     break
