@@ -155,3 +155,53 @@ def test_same_input_same_result():
     a = serve(wl, LinearCost(), pim_pool(), SchedulerConfig(max_batch=8))
     b = serve(wl, LinearCost(), pim_pool(), SchedulerConfig(max_batch=8))
     assert request_rows(a) == request_rows(b)
+
+
+def test_multi_turn_sessions_wait_for_the_previous_turn_plus_think_time():
+    from types import SimpleNamespace as R
+
+    from sim.serving.request import from_trace
+    rows = [R(id=0, arrival_s=0.0, prompt_tokens=100, output_tokens=50, session=0, turn=0,
+              prefix_tokens=0, client=None),
+            R(id=1, arrival_s=10.0, prompt_tokens=170, output_tokens=20, session=0, turn=1,
+              prefix_tokens=150, client=None)]
+    wl = from_trace("mt", rows)
+    # a slow device: turn 0 takes longer than the 10 s think time
+    cost = LinearCost(base=0.3)
+    res = serve(wl, cost, paged_pool(10_000), SchedulerConfig())
+    t = {x.req.id: x for x in res.calls}
+    assert t["0"].done_s > 10.0
+    assert t["1"].ready_s == pytest.approx(t["0"].done_s + 10.0)
+    assert [p for _, _, p in cost.calls if p] == [[100], [20]]  # history reused as prefix
+
+
+def test_closed_loop_clients_send_one_request_at_a_time():
+    from types import SimpleNamespace as R
+
+    from sim.serving.request import from_trace
+    rows = [R(id=i, arrival_s=0.0, prompt_tokens=10, output_tokens=5, session=None, turn=0,
+              prefix_tokens=0, client=i % 2) for i in range(6)]
+    res = serve(from_trace("cl", rows), LinearCost(), paged_pool(10_000), SchedulerConfig())
+    t = {x.req.id: x for x in res.calls}
+    for i in range(2, 6):
+        assert t[str(i)].ready_s >= t[str(i - 2)].done_s
+    assert max(it.n_decode + it.n_prefill for it in res.iterations) <= 2
+
+
+def test_a_continued_call_carries_and_reuses_its_parents_context():
+    from types import SimpleNamespace as C
+
+    from sim.serving.request import from_calls
+
+    def call(id, prompt, out, deps=(), continues=None, image=0):
+        return C(inst=0, id=id, kind="call", role=id, deps=deps, prompt_tokens=prompt,
+                 image_tokens=image, output_tokens=out, prefix_key=None, prefix_tokens=0,
+                 continues=continues, seconds=None, resource=None, arrival_s=None)
+
+    wl = from_calls("a", [call("decision", 600, 80, image=400),
+                          call("memory", 71, 30, deps=("decision",), continues="decision")])
+    mem = {r.id: r for r in wl.requests}["0/memory"]
+    assert mem.prompt_tokens == 600 + 400 + 80 + 71 and mem.prefix_tokens == 1080
+    cost = LinearCost()
+    serve(wl, cost, paged_pool(10_000), SchedulerConfig())
+    assert [p for _, _, p in cost.calls if p] == [[1000], [71]]

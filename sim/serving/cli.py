@@ -56,7 +56,8 @@ def _workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=_positive_float, default=None,
                    help="Poisson arrivals per second (requests or tasks); default all at t=0")
     p.add_argument("--concurrency", type=_positive_int, default=None,
-                   help="agent tasks in flight, closed loop (default: the template's arrivals)")
+                   help="closed loop: agent tasks or chat clients in flight (default: open loop; "
+                        "agents: the template's arrivals)")
     p.add_argument("--batch", type=_positive_int, default=256,
                    help="maximum requests per iteration (default 256)")
     p.add_argument("--prefill", choices=("separate", "mixed"), default="separate",

@@ -24,7 +24,8 @@ class ServeRequest:
     released only once every id in ``deps`` has finished. ``prompt_tokens`` and
     ``output_tokens`` are tokens (the first output token comes from prefill).
     ``prefix_key``/``prefix_tokens`` name a shared prompt prefix whose prefill can be
-    reused once computed. ``seconds`` and ``resource`` describe a delay (a lane such
+    reused once computed; ``publishes`` names the key under which this call's whole
+    context (prompt + output) is cached when it finishes (a conversation's history). ``seconds`` and ``resource`` describe a delay (a lane such
     as ``screen`` or ``cpu`` that serialises delays of one task).
     """
 
@@ -40,6 +41,7 @@ class ServeRequest:
     prefix_tokens: int = 0
     seconds: float = 0.0
     resource: str = ""
+    publishes: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in ("call", "delay"):
@@ -93,23 +95,46 @@ class Workload:
 def from_trace(name: str, requests: Iterable[Any]) -> Workload:
     """Chat trace rows (``id, arrival_s, prompt_tokens, output_tokens``) -> workload.
 
-    Multi-turn rows (``session``, ``prefix_tokens``: the earlier turns) reuse the
-    session's history as a cached prefix.
-    Rows with zero prompt or output tokens cannot be served and are refused
-    (``InputError``) rather than silently dropped.
+    Multi-turn rows (``session``, ``turn``, ``prefix_tokens``: the earlier turns) wait for
+    the session's previous turn to finish plus the think time between their arrival
+    times (a ``think`` delay), and reuse the session's history as a cached prefix.
+    Closed-loop rows (``client``) wait for the same client's previous request. Rows with
+    zero prompt or output tokens cannot be served and are refused (``InputError``).
     """
-    out = []
+    out: list[ServeRequest] = []
+    last_turn: dict[Any, tuple[str, float, float]] = {}  # session -> (id, arrival, start)
+    last_client: dict[Any, str] = {}
     for r in requests:
         p, o = int(r.prompt_tokens), int(r.output_tokens)
         if p < 1 or o < 1:
             raise InputError(f"request {r.id}: prompt and output tokens must be >= 1, got "
                              f"{p} and {o}", key="workload")
-        prefix = min(int(getattr(r, "prefix_tokens", 0) or 0), p)
+        rid = str(r.id)
+        arrival = float(r.arrival_s)
+        deps: tuple[str, ...] = ()
         session = getattr(r, "session", None)
-        key = f"session/{session}" if prefix and session is not None else ""
-        out.append(ServeRequest(id=str(r.id), arrival_s=float(r.arrival_s), prompt_tokens=p,
-                                output_tokens=o, prefix_key=key,
-                                prefix_tokens=prefix if key else 0))
+        client = getattr(r, "client", None)
+        if session is not None and session in last_turn:
+            prev, prev_arrival, start = last_turn[session]
+            think = f"{rid}/think"
+            out.append(ServeRequest(id=think, arrival_s=start, prompt_tokens=0,
+                                    output_tokens=0, kind="delay", role="think",
+                                    deps=(prev,), seconds=max(arrival - prev_arrival, 0.0)))
+            deps, arrival_at = (think,), start
+        else:
+            arrival_at = arrival
+        if client is not None and client in last_client:
+            deps = deps + (last_client[client],)
+        prefix = min(int(getattr(r, "prefix_tokens", 0) or 0), p)
+        key = f"session/{session}" if session is not None else ""
+        out.append(ServeRequest(id=rid, arrival_s=arrival_at, prompt_tokens=p,
+                                output_tokens=o, deps=deps, prefix_key=key if prefix else "",
+                                prefix_tokens=prefix if key else 0, publishes=key))
+        if session is not None:
+            start = last_turn[session][2] if session in last_turn else arrival
+            last_turn[session] = (rid, float(r.arrival_s), start)
+        if client is not None:
+            last_client[client] = rid
     return Workload(name=name, requests=tuple(out), kind="trace")
 
 
@@ -142,6 +167,7 @@ def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] |
             ctx_cache[key] = p_prompt + int(parent.output_tokens or 0)
         return ctx_cache[key] + new, ctx_cache[key]
 
+    continued = {(c.inst, str(c.continues)) for c in calls if getattr(c, "continues", None)}
     insts = list(dict.fromkeys(c.inst for c in calls))
     members: dict[Any, list[str]] = {i: [] for i in insts}
     for c in calls:
@@ -170,8 +196,9 @@ def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] |
             prefix_key, prefix = f"{inst}/{c.continues}/ctx", min(cont_prefix, prompt)
             if f"{inst}/{c.continues}" not in deps:
                 deps = deps + (f"{inst}/{c.continues}",)
+        pub = f"{inst}/{c.id}/ctx" if (inst, str(c.id)) in continued else ""
         out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=max(prompt, 1),
                                 output_tokens=max(int(c.output_tokens or 0), 1), kind="call",
                                 task=str(inst), role=str(c.role or ""), deps=deps,
-                                prefix_key=prefix_key, prefix_tokens=prefix))
+                                prefix_key=prefix_key, prefix_tokens=prefix, publishes=pub))
     return Workload(name=name, requests=tuple(out), kind="agent")

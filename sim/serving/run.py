@@ -40,7 +40,7 @@ class ServingRunConfig:
     requests: requests of a trace or tasks of an agent workload (None = 1,000 / 20);
     rate: arrivals per second (requests or tasks, Poisson; None = all at t = 0, the
     offline throughput setting; agents: the template's arrivals); concurrency: agent
-    tasks in flight in a closed loop; seed: every random draw; max_batch: requests per
+    tasks or chat clients in flight in a closed loop; seed: every random draw; max_batch: requests per
     iteration; prefill: separate | mixed; fidelity: fast | command (PIM model);
     row_buffer / channels / sub_batch / tp / pp: design switches (None = default; for
     neupims, sub_batch None or "auto" interleaves where it is faster, see AutoSubBatch);
@@ -162,8 +162,9 @@ def load_workload(cfg: ServingRunConfig, model: Any) -> Workload:
 
     Agent templates: ``requests`` tasks; ``rate`` starts them as a Poisson process,
     ``concurrency`` as a closed loop of that many tasks in flight; neither follows the
-    template's own ``arrivals``. Chat traces: ``rate`` Poisson arrivals, else all
-    requests at t = 0 (later turns of a multi-turn session keep their think time).
+    template's own ``arrivals``. Chat traces: ``rate`` Poisson arrivals, ``concurrency``
+    a closed loop of that many clients, else all requests at t = 0; a later turn of a
+    multi-turn session starts its think time after the previous turn finished.
     """
     name = cfg.workload
     if _is_agent(name):
@@ -196,6 +197,9 @@ def load_workload(cfg: ServingRunConfig, model: Any) -> Workload:
                          "trace file, or an agent template")
     if cfg.rate:
         reqs = traces.synthetic_trace(name, n=n, seed=cfg.seed, arrival="poisson", rate=cfg.rate)
+    elif cfg.concurrency:
+        reqs = traces.synthetic_trace(name, n=n, seed=cfg.seed, arrival="closed",
+                                      concurrency=cfg.concurrency)
     else:  # offline: everything queued at once (1 us apart keeps the order explicit)
         reqs = traces.synthetic_trace(name, n=n, seed=cfg.seed, arrival="fixed", rate=1e6)
     return from_trace(name, reqs)

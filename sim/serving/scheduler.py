@@ -201,6 +201,8 @@ class Scheduler:
             live.generated += 1
         for live in batch.prefill + batch.decode:
             if live.generated >= live.req.output_tokens:
+                if live.req.publishes:
+                    self.prefixes.add(live.req.publishes)
                 live.state = FINISHED
                 live.done_s = t_end_s
                 self.pool.release(live)
