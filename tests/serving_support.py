@@ -21,7 +21,8 @@ class LinearCost:
     source = "linear/test"
 
     def __init__(self, base=1e-3, per_req=1e-5, per_ctx=1e-8, per_prefill=2e-5):
-        self.base, self.per_req, self.per_ctx, self.per_prefill = base, per_req, per_ctx, per_prefill
+        self.base, self.per_req = base, per_req
+        self.per_ctx, self.per_prefill = per_ctx, per_prefill
         self.calls = []
 
     def iteration(self, decode_seq_lens, decode_channels, prefill_tokens, prefill_context):
@@ -43,7 +44,8 @@ def trace(n, seed=0, rate=50.0, max_prompt=300, max_out=200):
     reqs = []
     for i in range(n):
         t += rng.expovariate(rate)
-        reqs.append(ServeRequest(id=str(i), arrival_s=t, prompt_tokens=rng.randint(1, max_prompt),
+        reqs.append(ServeRequest(id=str(i), arrival_s=t,
+                                 prompt_tokens=rng.randint(1, max_prompt),
                                  output_tokens=rng.randint(1, max_out)))
     return Workload("test", tuple(reqs))
 

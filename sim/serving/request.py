@@ -25,7 +25,8 @@ class ServeRequest:
     ``output_tokens`` are tokens (the first output token comes from prefill).
     ``prefix_key``/``prefix_tokens`` name a shared prompt prefix whose prefill can be
     reused once computed; ``publishes`` names the key under which this call's whole
-    context (prompt + output) is cached when it finishes (a conversation's history). ``seconds`` and ``resource`` describe a delay (a lane such
+    context (prompt + output) is cached when it finishes (a conversation's history).
+    ``seconds`` and ``resource`` describe a delay (a lane such
     as ``screen`` or ``cpu`` that serialises delays of one task).
     """
 

@@ -40,8 +40,8 @@ class ServingRunConfig:
     requests: requests of a trace or tasks of an agent workload (None = 1,000 / 20);
     rate: arrivals per second (requests or tasks, Poisson; None = all at t = 0, the
     offline throughput setting; agents: the template's arrivals); concurrency: agent
-    tasks or chat clients in flight in a closed loop; seed: every random draw; max_batch: requests per
-    iteration; prefill: separate | mixed; fidelity: fast | command (PIM model);
+    tasks or chat clients in flight in a closed loop; seed: every random draw;
+    max_batch: requests per iteration; prefill: separate | mixed; fidelity: fast | command (PIM model);
     row_buffer / channels / sub_batch / tp / pp: design switches (None = default; for
     neupims, sub_batch None or "auto" interleaves where it is faster, see AutoSubBatch);
     memo_tolerance: relative context difference under which iterations share a cost.
@@ -244,7 +244,8 @@ def execute(cfg: ServingRunConfig, progress: Any = None) -> RunOutcome:
     # tp x pp devices; unavailable where the hardware preset has no static power figure
     figs.append(Figure("energy_idle_j", idle_w * idle_s * tp * pp if idle_w is not None
                        else None, "J"))
-    info = {"tp": tp, "pp": pp, "devices": tp * pp, "kv_layout": layout.kind, "kv_channels": layout.channels,
+    info = {"tp": tp, "pp": pp, "devices": tp * pp, "kv_layout": layout.kind,
+            "kv_channels": layout.channels,
             "kv_units_per_channel": layout.units_per_channel, "kv_unit_bytes": layout.unit_bytes,
             "memo_hits": res.memo_hits, "memo_misses": res.memo_misses,
             "requests": len(workload.calls), "tasks": len(workload.tasks),
