@@ -66,7 +66,8 @@ def _workload_args(p: argparse.ArgumentParser) -> None:
                    help="PIM model: fast path or command level (default fast)")
     p.add_argument("--row-buffer", choices=("single", "dual"), default=None)
     p.add_argument("--channels", choices=("greedy", "rr"), default=None,
-                   help="KV placement over PIM channels (default greedy min-load)")
+                   help="KV placement over PIM channels: greedy min-load or round robin "
+                        "(default: the design's, greedy for neupims, rr for npu-pim)")
     p.add_argument("--sub-batch", choices=("on", "off", "auto"), default=None,
                    help="sub-batch interleaving (neupims default auto: where it is faster)")
     p.add_argument("--tp", type=_positive_int, default=None)
