@@ -76,7 +76,7 @@ class PoolBackend:
     def _start(self, evaluator: str) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=worker_setup, initargs=(self.numba_cache_dir, evaluator))
+            initializer=worker_setup, initargs=(self.numba_cache_dir, evaluator, True))
 
     def _shutdown(self, kill: bool = False) -> None:
         ex, self._executor = self._executor, None
@@ -200,7 +200,7 @@ class DaskBackend:
             env = {"NUMBA_CACHE_DIR": self.numba_cache_dir} if self.numba_cache_dir else {}
             self.cluster = LocalCluster(
                 n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1,
-                processes=True, dashboard_address=None, silence_logs=logging.ERROR,
+                processes=True, dashboard_address=None, silence_logs=logging.CRITICAL,
                 env=env)
             self.client = Client(self.cluster)
         return self
@@ -221,13 +221,13 @@ class DaskBackend:
         class _Setup(WorkerPlugin):
             idempotent = True
 
-            def __init__(self, cache: str | None, ev: str) -> None:
-                self.cache, self.ev = cache, ev
+            def __init__(self, cache: str | None, ev: str, own: bool) -> None:
+                self.cache, self.ev, self.own = cache, ev, own
 
             def setup(self, worker: Any) -> None:
-                worker_setup(self.cache, self.ev)
+                worker_setup(self.cache, self.ev, ignore_sigint=self.own)
 
-        plugin = _Setup(self.numba_cache_dir, evaluator)
+        plugin = _Setup(self.numba_cache_dir, evaluator, self.cluster is not None)
         name = f"neumelt-sweep-{evaluator}"
         if hasattr(self.client, "register_plugin"):
             self.client.register_plugin(plugin, name=name)
@@ -273,7 +273,8 @@ class DaskBackend:
                     submit(window - len(futures))
         finally:
             ac.clear()
-            try:  # workers that start later need not warm this evaluator up
-                self.client.unregister_worker_plugin(plugin)
-            except Exception:  # noqa: BLE001 - best effort (cluster may be going away)
-                pass
+            if self.client is not None and self.client.status == "running":
+                try:  # workers that start later need not warm this evaluator up
+                    self.client.unregister_worker_plugin(plugin)
+                except Exception:  # noqa: BLE001 - best effort (cluster may be going away)
+                    pass

@@ -51,9 +51,17 @@ class PointMetric:
     source: str
 
 
+# Files that cannot change a point's result: command lines and the sweep machinery itself
+# (its evaluators, hardware variants and cost proxy do count).
+_NOT_RESULTS = {"sim": ("sweep/execute.py", "sweep/backends.py", "sweep/results.py",
+                        "sweep/pareto.py", "sweep/spec.py", "sweep/expr.py", "sweep/task.py",
+                        "sweep/__init__.py", "sweep/examples/")}
+
+
 @lru_cache(maxsize=8)
 def code_fingerprint(packages: tuple[str, ...]) -> str:
-    """SHA-256 (16 hex) over the .py/.yaml/.tsv/.csv/.json files of ``packages``."""
+    """SHA-256 (16 hex) over the .py/.yaml/.tsv/.csv/.json files of ``packages`` that can
+    change a result (``cli.py`` modules and the sweep machinery are left out)."""
     h = hashlib.sha256()
     for pkg in sorted(packages):
         mod = importlib.import_module(pkg)
@@ -61,8 +69,12 @@ def code_fingerprint(packages: tuple[str, ...]) -> str:
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in
                        (".py", ".yaml", ".yml", ".tsv", ".csv", ".json")
                        and "__pycache__" not in p.parts)
+        skip = _NOT_RESULTS.get(pkg, ())
         for f in files:
-            h.update(f"{pkg}/{f.relative_to(root).as_posix()}\0".encode())
+            rel = f.relative_to(root).as_posix()
+            if f.name == "cli.py" or rel.startswith(skip):
+                continue
+            h.update(f"{pkg}/{rel}\0".encode())
             h.update(f.read_bytes())
             h.update(b"\0")
     return h.hexdigest()[:16]

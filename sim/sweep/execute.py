@@ -132,18 +132,22 @@ def run_sweep(spec: SweepSpec, store: Store, backend: Any, *, doc: Doc | None = 
             keep = tuple(spec.metrics)
             tasks = [(k, points[k].config) for k in todo]
             seen: set[str] = set()
-            for res in backend.results(ev.name, tasks, keep):
-                key = res["key"]
-                if key in seen:  # defensive: a backend must not return a point twice
-                    continue
-                seen.add(key)
-                rec = _record(points[key], res)
-                store.add_record(run_id, POINT_TABLE, key, rec)
-                evaluated += 1
-                if on_result is not None:
-                    on_result(rec)
-                if bar is not None:
-                    bar.update()
+            results = backend.results(ev.name, tasks, keep)
+            try:
+                for res in results:
+                    key = res["key"]
+                    if key in seen:  # defensive: a backend must not return a point twice
+                        continue
+                    seen.add(key)
+                    rec = _record(points[key], res)
+                    store.add_record(run_id, POINT_TABLE, key, rec)
+                    evaluated += 1
+                    if on_result is not None:
+                        on_result(rec)
+                    if bar is not None:
+                        bar.update()
+            finally:
+                results.close()  # release what is in flight while the backend still runs
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -7,7 +7,9 @@ the evaluator by name, so nothing but plain data crosses process boundaries.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 from typing import Any
@@ -15,12 +17,18 @@ from typing import Any
 from neumelt.config import build
 
 
-def worker_setup(numba_cache_dir: str | None = None, evaluator: str | None = None) -> str:
+def worker_setup(numba_cache_dir: str | None = None, evaluator: str | None = None,
+                 ignore_sigint: bool = False) -> str:
     """Per-worker initialisation: share the numba cache, optionally warm the evaluator.
 
     ``NUMBA_CACHE_DIR`` only takes effect if numba is not imported yet in this process,
     so pools call this as their initializer and Dask runs it before the first task.
+    ``ignore_sigint``: for workers the sweep itself started (they share the terminal's
+    process group), so Ctrl-C stops the sweep in the parent, which then shuts them down,
+    instead of every worker printing its own traceback.
     """
+    if ignore_sigint and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if numba_cache_dir:
         os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
     if evaluator:
