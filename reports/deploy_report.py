@@ -171,11 +171,13 @@ def _mem_available(run: RunData) -> Quantity | None:
 
 
 def _sustained(run: RunData) -> Quantity | None:
-    """Late/early decode speed over the run's calls (first vs last third)."""
+    """Late / early decode speed over the run: for each role (agent calls of one role have
+    similar shapes) the mean tok/s of its last third of calls over its first third, averaged
+    over roles weighted by calls; None with fewer than 3 measured calls of any role."""
     q = find_metric(run, SUSTAIN)
     if q is not None:
         return q
-    speeds = []
+    by_role: dict[str, list[float]] = {}
     for _, row in run.table("calls", "call", "request"):
         if row.get("warmup"):
             continue
@@ -186,19 +188,26 @@ def _sustained(run: RunData) -> Quantity | None:
             if n and d:
                 tps = (n - 1) / d if n > 1 else None
         if tps:
-            speeds.append(tps)
-    if len(speeds) < 3:
+            by_role.setdefault(str(row.get("role") or ""), []).append(tps)
+    ratios, weights = [], []
+    for speeds in by_role.values():
+        if len(speeds) < 3:
+            continue
+        k = max(1, len(speeds) // 3)
+        early, late = sum(speeds[:k]) / k, sum(speeds[-k:]) / k
+        if early > 0:
+            ratios.append(late / early)
+            weights.append(len(speeds))
+    if not ratios:
         return None
-    k = max(1, len(speeds) // 3)
-    early = sum(speeds[:k]) / k
-    late = sum(speeds[-k:]) / k
-    return Quantity(late / early, "×", "measured",
-                    f"mean decode tok/s of last {k} calls / first {k} calls")
+    ratio = sum(r * w for r, w in zip(ratios, weights)) / sum(weights)
+    return Quantity(ratio, "×", "measured",
+                    "decode tok/s of the last third of calls / first third, per role")
 
 
 def _thermal(run: RunData) -> Thermal:
     if run.run.kind == "sim":
-        return Thermal(verdict="not modelled by the simulator")
+        return Thermal(verdict="not modelled (simulated design)")
     peak = find_metric(run, TEMP_MAX, units=("°C",))
     rise = None
     temps = [(name, source, [s for s in series if s.value is not None])
@@ -216,8 +225,8 @@ def _thermal(run: RunData) -> Thermal:
     words = []
     if ratio is not None and ratio.available:
         drop = 100 * (1 - ratio.value)
-        words.append(f"throttling: decode speed fell {drop:.0f} %" if drop > 10 else
-                     f"sustained: decode speed held within {abs(drop):.0f} %")
+        words.append(f"throttling: decode speed fell {drop:.0f} % over the run" if drop > 10
+                     else f"no throttling: late decode speed {100 * ratio.value:.0f} % of early")
     if peak is not None and peak.available:
         words.append(f"peak {peak.number()} °C" + (f" (+{rise.number()} °C)" if rise and
                                                    rise.available else ""))
@@ -383,7 +392,7 @@ def candidates_from_rows(run: RunData, budgets: Budgets,
             mem_required=_row_quantity(row, MEM_REQUIRED, "B", prov),
             mem_available=_row_quantity(row, MEM_AVAILABLE, "B", prov),
             ttft=_row_quantity(row, TTFT, "s", prov), tps=tps, j_per_task=j_task,
-            thermal=Thermal(verdict="not modelled by the simulator") if run.run.kind == "sim"
+            thermal=Thermal(verdict="not modelled (simulated design)") if run.run.kind == "sim"
             else Thermal())
         checks, verdict = _checks(c, budgets)
         out.append(Candidate(**{**c.__dict__, "checks": checks, "verdict": verdict}))
@@ -558,6 +567,17 @@ def build(runs: list[RunData], budgets: Budgets, rank_by: str = "tps",
                           f"({feasible[0].quant}), ranked by {rank_by}.", "ok"))
     elif ranked:
         intro.append(Note("No candidate meets every budget with known numbers.", "warn"))
+    for r in runs:
+        cfg = r.run.config
+        scale, max_calls = finite(cfg.get("scale")), finite(cfg.get("max_calls"))
+        if r.run.kind == "profile" and ((scale is not None and scale != 1) or max_calls):
+            what = []
+            if scale is not None and scale != 1:
+                what.append(f"token counts x{scale:g}")
+            if max_calls:
+                what.append(f"first {max_calls:g} nodes of each task")
+            intro.append(Note(f"{r.label} profiled a reduced task ({', '.join(what)}); its "
+                              "per-task figures describe that reduced task.", "warn"))
     if task_tokens:
         intro.append(Note(f"One agent task generates {task_tokens[0]:g} output tokens "
                           f"({task_tokens[1]}); simulated energy per task is estimated from "
