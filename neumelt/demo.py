@@ -164,7 +164,7 @@ def write_reports(store: Any, out_dir: Path, steps: dict[str, Step], budgets: An
 
 
 def run_demo(store: Any, out_dir: Path, model: str = "gpt3-7b",
-             workload: str = "mobile-agent-v2", tasks: int = 2, scale: float = 0.1,
+             workload: str = "mobile-agent-v2", tasks: int = 2, scale: float = 0.2,
              delay_scale: float = 0.1, idle_s: float = 3.0, max_calls: int = 40,
              budgets: Any = None,
              skip: tuple[str, ...] = (), profile_model: str | None = None
@@ -220,9 +220,9 @@ def register(sub, common) -> None:
                    help="agent workload simulated and profiled (default mobile-agent-v2)")
     p.add_argument("--tasks", type=int, default=2,
                    help="agent tasks the simulated servers run (default 2)")
-    p.add_argument("--scale", type=float, default=0.1,
+    p.add_argument("--scale", type=float, default=0.2,
                    help="token-count scale of the profiled task, so it fits a few minutes on "
-                        "two cores (default 0.1; 1 = the full task)")
+                        "two cores (default 0.2; 1 = the full task)")
     p.add_argument("--delay-scale", type=float, default=0.1,
                    help="scale of the task's non-LLM delays (default 0.1)")
     p.add_argument("--max-calls", type=int, default=40, metavar="N",
