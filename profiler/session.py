@@ -605,7 +605,11 @@ def finalize_metrics(store: Store, run_id: int, cfg: ProfileConfig) -> dict[str,
     avail = [s.value for s in store.samples(run_id, source="device.meminfo",
                                             name="mem_available_bytes") if s.value is not None]
     mem["min_mem_available_bytes"] = min(avail) if avail else None
-    phase_e = {}
+    phase_e: dict[str, float | None] = {}
+    for phase in ("prefill", "decode"):  # measured (non-warm-up) calls, overlaps shared
+        vals = [by_call.get(f"r{c['rep']}/t{c['inst']}/{c['id']}", {}).get(f"{phase}_gross_j")
+                for c in measured]
+        phase_e[phase] = None if (not vals or any(v is None for v in vals)) else sum(vals)
     for e in events:
         if e.name in ("idle_baseline", "load") and e.dur_s:
             (w,) = en.attribute(trace, [en.Window(e.name, e.t_start_s, e.t_start_s + e.dur_s)],

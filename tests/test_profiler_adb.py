@@ -107,14 +107,14 @@ def test_device_lost_mid_run_then_resume(adbd, tmp_path: Path) -> None:  # noqa:
     db = tmp_path / "lost.db"
     cmd = _cmd(db, adbd, model, "--delay-scale", "0.01", "--max-calls", "40",
                "--repetitions", "1", "--warmup", "0")
+    store = Store(db)   # schema first, so this test and the child never migrate at once
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(tmp_path))
-    store = Store(db)
     run_id = None
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            runs = store.list_runs(kind="profile") if db.exists() else []
+            runs = store.list_runs(kind="profile")
             if runs and len(store.records(runs[0].id, "calls")) >= 5:
                 run_id = runs[0].id
                 break

@@ -171,6 +171,7 @@ def test_ctrl_c_leaves_run_interrupted_and_stops_promptly(tmp_path: Path, tiny: 
     import time
 
     db = tmp_path / "int.db"
+    Store(db).close()   # schema first, so this test and the child never migrate at once
     proc = subprocess.Popen([sys.executable, "-m", "neumelt", "--db", str(db), "profile",
                              "--model", str(tiny), "--scale", "0.05", "--idle-s", "0",
                              "--repetitions", "1", "--warmup", "0", "--quiet"],
@@ -178,13 +179,12 @@ def test_ctrl_c_leaves_run_interrupted_and_stops_promptly(tmp_path: Path, tiny: 
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:   # wait until the first delay (OCR, ~9 s) runs
-            if db.exists():
-                s = Store(db)
-                runs = s.list_runs(kind="profile")
-                ev = s.events(runs[0].id, "session") if runs else []
-                s.close()
-                if any(e.name == "load" for e in ev):
-                    break
+            s = Store(db)
+            runs = s.list_runs(kind="profile")
+            ev = s.events(runs[0].id, "session") if runs else []
+            s.close()
+            if any(e.name == "load" for e in ev):
+                break
             time.sleep(0.05)
         time.sleep(0.3)
         t0 = time.monotonic()

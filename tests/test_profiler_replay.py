@@ -151,6 +151,12 @@ def test_fan_out_runs_concurrently_up_to_server_slots(tiny: Path, tmp_path: Path
         assert peak == 2
         # after_partial: tool/2 may start once plan streamed half its output
         assert out["tool/2"].t_start_s >= out["plan"].result.token_times_s[1] - 1e-9
+        # an already running server, reached by URL only (--server-url)
+        other = OpenAIServer(base_url=rt.base)
+        other.start()
+        text, n = PromptBuilder(other.count_tokens).build(17)
+        r = other.complete(text, 5)
+        assert (r.prompt_tokens, r.output_tokens, len(r.token_times_s)) == (n, 5, 5) == (17, 5, 5)
     finally:
         pid = rt.launcher.pid
         rt.close()
