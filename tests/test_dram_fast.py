@@ -67,17 +67,21 @@ def test_pim_fast_path_within_bound(std, batch, row_buffer):
         assert fast.commands[k] == cmd.commands[k]
 
 
+@pytest.mark.parametrize("std", STANDARDS[:2], ids=lambda s: s.name)
 @pytest.mark.parametrize("row_buffer", ["single", "dual"])
-def test_pim_fast_path_with_npu_reads_within_its_bound(row_buffer):
-    std = STANDARDS[0]
-    per = _batch(BATCHES[1])
-    reads = [300_000 * (i % 3) for i in range(8)]
+@pytest.mark.parametrize("read_bytes", [300_000, 3_000_000])
+def test_pim_fast_path_with_npu_reads_within_its_bound(std, row_buffer, read_bytes):
+    per = _batch(BATCHES[0])
+    reads = [read_bytes * (i % 3) // 2 for i in range(8)]
     cmd = simulate_attention(std, per, GPT3_7B_TP4, row_buffer=row_buffer,
                              npu_read_bytes_per_channel=reads)
     fast = simulate_attention(std, per, GPT3_7B_TP4, row_buffer=row_buffer, fidelity="fast",
                               npu_read_bytes_per_channel=reads)
     assert fast.error_bound == ERROR_BOUND_MIXED
     assert abs(fast.cycles - cmd.cycles) / cmd.cycles <= ERROR_BOUND_MIXED
+    done_err = abs(fast.npu_reads_done_cycle - cmd.npu_reads_done_cycle)
+    assert done_err / cmd.npu_reads_done_cycle <= 0.10
+    assert abs(fast.commands["RD"] - cmd.commands["RD"]) <= 16   # per-phase rounding
 
 
 def test_pim_fast_kernel_equals_its_twin():
@@ -90,5 +94,7 @@ def test_pim_fast_kernel_equals_its_twin():
                 t.nRCDRD, t.nRAS, t.nRP, t.nRRD_S, t.nRRD_L, t.nFAW, 4, 4, p.nCOMP, p.comps_min,
                 p.nGWRITE, t.nRFC, t.nREFI, 1)
         c1, c2 = np.zeros(15, np.int64), np.zeros(15, np.int64)
-        assert attention_fast_channel(*args, c1) == attention_fast_channel_py(*args, c2)
+        a1, a2 = np.zeros(2, np.int64), np.zeros(2, np.int64)
+        assert attention_fast_channel(*args, c1, a1) == attention_fast_channel_py(*args, c2, a2)
         np.testing.assert_array_equal(c1, c2)
+        np.testing.assert_array_equal(a1, a2)

@@ -227,6 +227,13 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     cc_prio = np.zeros(nbanks, dtype=np.int64)
     prev_mode = False
     prev_block = False
+    # guard[c, p]: cycles a normal command c pushes a pending PIM command p back (rank/channel
+    # level); a normal command that would delay the PIM program's head does not issue
+    guard = np.zeros((NCMD, NCMD), dtype=np.int64)
+    for c in range(NCMD):
+        for k in range(con_ptr[c], con_ptr[c + 1]):
+            if con_level[k] >= 2 and con_lat[k] > guard[c, con_next[k]]:
+                guard[c, con_next[k]] = con_lat[k]
     missed = np.zeros(arr.shape[0], dtype=np.int8)
     n = arr.shape[0]
     m = p_cmd.shape[0]
@@ -323,6 +330,9 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, c, 2, r, -1, 0
         # 2. the PIM program's head command
         pim_blocks_act = False
+        pim_rt = INF
+        pim_ck = 0
+        pim_rank = -1
         if p_idx < m:
             c = p_cmd[p_idx]
             tg = p_tgt[p_idx]
@@ -357,6 +367,10 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                         rt = hv
                 if rt < rt0:
                     rt = rt0
+                pim_rt = rt
+                pim_ck = ck
+                if ck == G_ACT:
+                    pim_rank = ix // nbg
                 if rt < best_t:
                     best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, ck, kk, ix, -1, 1
         # 3. normal requests, FR-FCFS within the current mode's queue, one candidate per bank
@@ -412,6 +426,15 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 rt = tmin
             if dual == 0 and rt < pim_busy:
                 rt = pim_busy
+            if pim_rt < INF:
+                # PIM first: skip a normal command that would push the PIM head back
+                if rt + guard[c, pim_ck] > pim_rt:
+                    continue
+                if c == ACT and pim_ck == G_ACT and b // nb_rank == pim_rank and win_count > 0:
+                    kw = win_count - win_weight[G_ACT]
+                    nv = rt + win_cycles if kw == 0 else hist[pim_rank, kw - 1] + win_cycles
+                    if nv > pim_rt:
+                        continue
             if rt < best_t or (rt == best_t and (prio < best_prio or
                                                  (prio == best_prio and q < best_age))):
                 best_t, best_c, best_kind, best_idx, best_q, best_prio = rt, c, 0, b, q, prio

@@ -107,7 +107,7 @@ def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nb
 @njit(cache=True)
 def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_ref, last_pre_rank,
                 refresh_on, nranks, nbg, nbpg, ks, nk, header, nRCDRD, nRAS, nRP, nRRD_S,
-                nRRD_L, nFAW, win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t):
+                nRRD_L, nFAW, win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t, acc):
     """Closed-form timing of one row-open block (G_ACT x groups, COMPS_READRES x nk,
     PIM_PRECHARGE x banks); returns the cycle after the last PIM_PRECHARGE."""
     x = t_free
@@ -150,9 +150,12 @@ def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_re
     c = last + nRCDRD
     if header and c < last + 2:
         c = last + 2
+    acc[0] += c - gact_t[0]
+    c0 = c
     for i in range(nk):
         k = ks[i]
         c += nCOMP * ((k if k > comps_min else comps_min) + 1)
+    acc[1] += c - c0
     p = c - 1
     j = 0
     for g in range(nbg):
@@ -173,9 +176,11 @@ def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_re
 def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nbg, nbpg,
                            row_bytes, gb_bytes, mult, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
                            win_count, g_weight, nCOMP, comps_min, nGWRITE, nRFC, nREFI,
-                           refresh_on, counts):
+                           refresh_on, counts, acc):
     """Fast path: stage cycles of one channel from per-block closed forms (no per-command
-    event loop). ``counts`` (int64[15]) receives the command counts. Returns cycles."""
+    event loop). ``counts`` (int64[15]) receives the command counts; ``acc`` (int64[2]) the
+    cycles spent opening rows (first G_ACT to first MAC) and in all-bank MACs. Returns
+    cycles."""
     nbanks = nranks * nbg * nbpg
     ngroups = nranks * nbg
     gb_elems = gb_bytes // dtype_bytes
@@ -219,7 +224,8 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
                     t = _fast_block(t, hist, last_pre_bg, last_gact_rank, last_gact_bg,
                                     next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg, ks,
                                     nk, kr == 0, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
-                                    win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t)
+                                    win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t,
+                                    acc)
                     nblocks += 1
                     counts[COMPS_READRES] += nk
                     counts[10] += nk * k_logit
@@ -241,7 +247,7 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
                                         next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg,
                                         ks, 1, False, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
                                         win_count, g_weight, nCOMP, comps_min, nRFC, nREFI,
-                                        gact_t)
+                                        gact_t, acc)
                         nblocks += 1
                         counts[COMPS_READRES] += 1
                         counts[10] += k

@@ -78,16 +78,25 @@ def channel_program(std: DramStandard, seq_lens: Sequence[int], shape: Attention
 
 
 def npu_read_requests(std: DramStandard, nbytes: int) -> tuple[np.ndarray, ...]:
-    """Sequential NPU reads of ``nbytes`` in one channel: rows in the upper half of each bank,
-    consecutive bursts fill a row, consecutive rows rotate over banks. All arrive at cycle 0."""
+    """Sequential NPU reads of ``nbytes`` in one channel, laid out by the standard's address
+    mapping with the channel field removed (so consecutive bursts interleave banks and bank
+    groups as the mapping does), rows from the upper half of each bank. All arrive at 0."""
+    from sim.dram.mapping import AddressMapping
+
     o = std.org
     n = -(-int(nbytes) // o.burst_bytes)
-    i = np.arange(n, dtype=np.int64)
-    col = i % o.bursts_per_row
-    rowi = i // o.bursts_per_row
-    bank = rowi % o.banks
-    row = o.rows // 2 + (rowi // o.banks) % (o.rows // 2)
-    return np.zeros(n, np.int64), np.zeros(n, bool), bank, row, col
+    amap = AddressMapping.of(std, std.address_mapping)
+    rest = np.arange(n, dtype=np.int64)
+    fields = {}
+    for f in reversed([amap.scheme[i:i + 2] for i in range(0, 12, 2)]):
+        if f == "ch":
+            continue
+        w = amap.widths[f]
+        fields[f] = rest & ((1 << w) - 1) if f != "ro" else rest
+        rest = rest >> w
+    bank = (fields["ra"] * o.bank_groups + fields["bg"]) * o.banks_per_group + fields["ba"]
+    row = o.rows // 2 + fields["ro"] % (o.rows // 2)
+    return np.zeros(n, np.int64), np.zeros(n, bool), bank, row, fields["co"]
 
 
 def simulate_attention(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]],
