@@ -157,24 +157,33 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
             remote_model, binary = str(model.resolve()), cfg.server_binary or "llama-server"
             workdir = str(Path(cfg.remote_dir if cfg.remote_dir.startswith("/tmp") else
                                f"/tmp/neumelt-{os.getuid()}"))
+            lib_dir = ""
         else:
             remote_dir = dpath(dev, cfg.remote_dir)
             remote_model = f"{remote_dir}/{model.name}"
             pushed = push_if_changed(dev, model, remote_model, cfg.model_sha256)
             store.set_run_info(run_id, "model_pushed", pushed)
             binary = "llama-server"
+            lib_dir = ""
             if cfg.server == "llama-server":
                 if not cfg.server_binary:
                     raise InputError("a phone needs a llama-server build for arm64",
                                      key="server_binary", expected="--server-binary PATH")
                 sb = Path(cfg.server_binary)
+                if not sb.is_file():
+                    raise InputError("llama-server binary not found", file=str(sb),
+                                     key="--server-binary", expected="an arm64 llama-server")
                 binary = f"{remote_dir}/{sb.name}"
                 push_if_changed(dev, sb, binary, _sha256(sb))
                 dev.run(["chmod", "755", binary], timeout=30.0)
+                # a dynamically linked build needs its libllama/libggml*.so beside it
+                for lib in sorted(sb.parent.glob("lib*.so")):
+                    push_if_changed(dev, lib, f"{remote_dir}/{lib.name}", _sha256(lib))
+                    lib_dir = remote_dir
             workdir = remote_dir
         spec = ServerSpec(cfg.server, remote_model, port=cfg.port, n_ctx=cfg.n_ctx,
                           n_threads=cfg.threads, slots=max(cfg.slots, 1), binary=binary,
-                          python=cfg.server_python, workdir=workdir)
+                          python=cfg.server_python, workdir=workdir, lib_dir=lib_dir)
         return OpenAIServer(launcher=ServerLauncher(dev, spec), slots=cfg.slots or None)
     if cfg.runtime == "cli":
         from profiler.runtimes.cli import LlamaCli

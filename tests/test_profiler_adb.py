@@ -2,6 +2,9 @@
 
 The daemon's shell runs on this host, so llama-cpp-python's OpenAI-compatible server,
 started through ``adb shell``, stands in for llama-server; its port is forwarded by adb.
+One test pushes a stand-in "arm64 build" (a ``llama-server`` script taking llama-server's
+flags, plus its ``libllama.so``) the way a real build is pushed; the others start
+llama-cpp-python's server directly (``--server llama-cpp-python``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,32 @@ def _cmd(db: Path, d, model: Path, *extra: str) -> list[str]:
             "--sample-hz", "10", "--quiet", *extra]
 
 
+STANDIN = """#!/bin/sh
+# Stand-in for an arm64 llama-server build: same flags, served by llama-cpp-python.
+# It refuses to start unless its shared library was pushed beside it and found through
+# LD_LIBRARY_PATH, as a dynamically linked llama.cpp build would.
+[ -f "$LD_LIBRARY_PATH/libllama.so" ] || {{ echo "libllama.so not found" >&2; exit 3; }}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -m) M="$2"; shift 2;; --host) H="$2"; shift 2;; --port) P="$2"; shift 2;;
+    -c) C="$2"; shift 2;; -t) T="$2"; shift 2;; -tb|-np) shift 2;; *) shift;;
+  esac
+done
+exec {python} -m llama_cpp.server --model "$M" --host "$H" --port "$P" --n_ctx "$C" \\
+  --n_threads "$T" --n_threads_batch "$T" --verbose False --interrupt_requests False
+"""
+
+
+def _standin_build(tmp: Path) -> Path:
+    d = tmp / "build-arm64" / "bin"
+    d.mkdir(parents=True)
+    (d / "libllama.so").write_bytes(b"\x7fELF stand-in")
+    exe = d / "llama-server"
+    exe.write_text(STANDIN.format(python=sys.executable))
+    exe.chmod(0o755)
+    return exe
+
+
 def _kill_servers(store: Store, run_id: int) -> None:
     info = store.get_run(run_id).info
     for k, v in info.items():
@@ -51,8 +80,11 @@ def _kill_servers(store: Store, run_id: int) -> None:
 def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F811
     model = write_tiny_llama(tmp_path / "tiny.gguf")
     db = tmp_path / "adb.db"
-    r = subprocess.run(_cmd(db, adbd, model, "--delay-scale", "0", "--max-calls", "20",
-                            "--repetitions", "1", "--warmup", "0", "--json"),
+    exe = _standin_build(tmp_path)
+    cmd = [a if a != "llama-cpp-python" else "llama-server" for a in
+           _cmd(db, adbd, model, "--delay-scale", "0", "--max-calls", "20",
+                "--repetitions", "1", "--warmup", "0", "--json", "--server-binary", str(exe))]
+    r = subprocess.run(cmd,
                        capture_output=True, text=True, timeout=240, env=_env(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads(r.stdout)
@@ -64,7 +96,11 @@ def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F
         assert run.info["model_pushed"] is True
         remote = adbd.root / "data/local/tmp/neumelt/tiny.gguf"
         assert remote.read_bytes() == model.read_bytes()
-        assert run.info["load.0"]["server"] == "llama-cpp-python"
+        assert run.info["load.0"]["server"] == "llama-server"
+        # the build (binary and its shared library) was pushed next to the model
+        pushed = adbd.root / "data/local/tmp/neumelt"
+        assert (pushed / "llama-server").read_bytes() == exe.read_bytes()
+        assert (pushed / "libllama.so").is_file()
         calls = doc["calls"]
         assert calls and all(c["counts_ok"] for c in calls)
         assert all(0 <= c["ttft_s"] <= c["e2e_s"] for c in calls)

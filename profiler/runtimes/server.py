@@ -58,13 +58,14 @@ class ServerSpec:
     binary: str = "llama-server"
     python: str = "python3"
     workdir: str = "/data/local/tmp/neumelt"
+    lib_dir: str = ""   # LD_LIBRARY_PATH for a dynamically linked llama-server build
 
     def argv(self) -> list[str]:
         if self.kind == "llama-server":
             return [self.binary, "-m", self.model_remote, "--host", "127.0.0.1",
                     "--port", str(self.port), "-c", str(self.n_ctx * self.slots),
                     "-t", str(self.n_threads), "-tb", str(self.n_threads),
-                    "-np", str(self.slots), "--no-webui"]
+                    "-np", str(self.slots)]
         if self.kind == "llama-cpp-python":
             return [self.python, "-m", "llama_cpp.server", "--model", self.model_remote,
                     "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
@@ -90,8 +91,9 @@ class ServerLauncher:
         """Launch, forward, wait until it answers; returns (base_url, t_launch, t_ready)."""
         s = self.spec
         log = f"{s.workdir}/server-{s.port}.log"
+        env = f"LD_LIBRARY_PATH={shlex.quote(s.lib_dir)} " if s.lib_dir else ""
         cmd = (f"mkdir -p {shlex.quote(s.workdir)} && cd {shlex.quote(s.workdir)} && "
-               f"nohup {' '.join(shlex.quote(a) for a in s.argv())} > {shlex.quote(log)} "
+               f"{env}nohup {' '.join(shlex.quote(a) for a in s.argv())} > {shlex.quote(log)} "
                f"2>&1 < /dev/null & echo $!")
         t0 = time.monotonic()
         res = self.device.run(["sh", "-c", cmd], timeout=30.0)
