@@ -205,3 +205,30 @@ def test_a_continued_call_carries_and_reuses_its_parents_context():
     cost = LinearCost()
     serve(wl, cost, paged_pool(10_000), SchedulerConfig())
     assert [p for _, _, p in cost.calls if p] == [[1000], [71]]
+
+
+def test_streamed_dependency_starts_before_its_parent_finishes():
+    reqs = (ServeRequest("plan", 0.0, 200, 100, task="t"),
+            ServeRequest("tool", 0.0, 0, 0, kind="delay", task="t", seconds=0.01,
+                         deps=("plan",), after_partial=(("plan", 0.3),)),
+            ServeRequest("join", 0.0, 50, 10, task="t", deps=("plan", "tool")))
+    res = serve(Workload("s", reqs, kind="agent"), LinearCost(), paged_pool(10_000),
+                SchedulerConfig())
+    calls = {x.req.id: x for x in res.calls}
+    start, _ = res.delays["tool"]
+    assert start < calls["plan"].done_s  # dispatched while the plan still streams
+    assert calls["join"].admit_s >= calls["plan"].done_s  # a full dependency still waits
+    with pytest.raises(ValueError):
+        ServeRequest("x", 0.0, 1, 1, deps=("a",), after_partial=(("b", 0.5),))
+
+
+def test_llmcompiler_template_serves_with_streamed_plans():
+    from sim.serving.request import from_calls
+    from workloads.agents import expand
+    calls = expand("llmcompiler", seed=3, instances=3)
+    wl = from_calls("llmcompiler", calls, concurrency=3)
+    assert any(r.after_partial for r in wl.requests)
+    cost = LinearCost()
+    cfg = SchedulerConfig(max_batch=32)
+    res = serve(wl, cost, paged_pool(100_000), cfg)
+    check_conservation(wl, res, cost, cfg)

@@ -27,7 +27,9 @@ class ServeRequest:
     reused once computed; ``publishes`` names the key under which this call's whole
     context (prompt + output) is cached when it finishes (a conversation's history).
     ``seconds`` and ``resource`` describe a delay (a lane such
-    as ``screen`` or ``cpu`` that serialises delays of one task).
+    as ``screen`` or ``cpu`` that serialises delays of one task). ``after_partial``:
+    (dependency id, fraction) pairs, a dependency met once that fraction of its output
+    has streamed out (each such id is also in ``deps``).
     """
 
     id: str
@@ -43,6 +45,7 @@ class ServeRequest:
     seconds: float = 0.0
     resource: str = ""
     publishes: str = ""
+    after_partial: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("call", "delay"):
@@ -58,6 +61,10 @@ class ServeRequest:
                 raise ValueError(f"request {self.id}: prefix_tokens must be in [0, prompt]")
         elif self.seconds < 0:
             raise ValueError(f"request {self.id}: delay seconds must be >= 0")
+        for d, frac in self.after_partial:
+            if d not in self.deps or not 0 < frac <= 1:
+                raise ValueError(f"request {self.id}: after_partial needs a dependency in "
+                                 "deps and a fraction in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] |
     tokens, and reuses it as a cached prefix. ``task_start_s`` maps an instance to its
     start time (default: the record's ``arrival_s``, else 0). ``concurrency`` C makes a
     closed loop: instance k starts only when instance k - C has finished. A dependency
-    on part of another call's output (``after_partial``) is treated as on all of it.
+    on part of another call's output (``after_partial``) is kept as such.
     """
     task_start_s = task_start_s or {}
     by_key: dict[tuple[Any, str], Any] = {(c.inst, str(c.id)): c for c in calls}
@@ -184,11 +191,13 @@ def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] |
                 deps = tuple(members[insts[k - concurrency]])
         start = task_start_s.get(inst, getattr(c, "arrival_s", None) or 0.0)
         start = float(start)
+        partial = tuple((f"{inst}/{d}", float(f)) for d, f in
+                        (getattr(c, "after_partial", None) or ()) if f"{inst}/{d}" in deps)
         if c.kind == "delay":
             out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=0, output_tokens=0,
                                     kind="delay", task=str(inst), role=str(c.role or ""),
                                     deps=deps, seconds=float(c.seconds or 0.0),
-                                    resource=str(c.resource or "")))
+                                    resource=str(c.resource or ""), after_partial=partial))
             continue
         prompt, cont_prefix = context(c)
         prefix_key = str(c.prefix_key or "")
@@ -201,5 +210,6 @@ def from_calls(name: str, calls: Sequence[Any], task_start_s: dict[Any, float] |
         out.append(ServeRequest(id=rid, arrival_s=start, prompt_tokens=max(prompt, 1),
                                 output_tokens=max(int(c.output_tokens or 0), 1), kind="call",
                                 task=str(inst), role=str(c.role or ""), deps=deps,
-                                prefix_key=prefix_key, prefix_tokens=prefix, publishes=pub))
+                                prefix_key=prefix_key, prefix_tokens=prefix, publishes=pub,
+                                after_partial=partial))
     return Workload(name=name, requests=tuple(out), kind="agent")

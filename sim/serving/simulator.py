@@ -12,6 +12,7 @@ over the requests in it in proportion to the tokens each one computed.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -98,18 +99,33 @@ def serve(workload: Workload, cost_model: CostModel, pool: KVPool, config: Sched
     finished_calls = 0
     iters = 0
 
-    def finish(i: int, t_ns: int) -> None:
+    # streamed dependencies: j may start once dep i has generated `need` tokens
+    watch: dict[int, list[tuple[int, int]]] = {}
+    satisfied: set[tuple[int, int]] = set()
+    for j, r in enumerate(reqs):
+        for d, frac in r.after_partial:
+            i = index[d]
+            need = max(1, math.ceil(float(frac) * max(reqs[i].output_tokens, 1)))
+            watch.setdefault(i, []).append((j, need))
+
+    def satisfy(i: int, j: int, t_ns: int) -> None:
         nonlocal seq
+        if (i, j) in satisfied:
+            return
+        satisfied.add((i, j))
+        n_deps[j] -= 1
+        dep_done_s[j] = max(dep_done_s[j], t_ns / NS)
+        if n_deps[j] == 0:
+            at = max(int(round(reqs[j].arrival_s * NS)), t_ns)
+            heapq.heappush(ready, (at, seq, j))
+            seq += 1
+
+    def finish(i: int, t_ns: int) -> None:
         r = reqs[i]
         if r.task:
             task_span[r.task][1] = max(task_span[r.task][1], t_ns / NS)
         for j in dependents[i]:
-            n_deps[j] -= 1
-            dep_done_s[j] = max(dep_done_s[j], t_ns / NS)
-            if n_deps[j] == 0:
-                at = max(int(round(reqs[j].arrival_s * NS)), t_ns)
-                heapq.heappush(ready, (at, seq, j))
-                seq += 1
+            satisfy(i, j, t_ns)
 
     def release(now: int) -> None:
         nonlocal seq, finished_calls
@@ -176,6 +192,12 @@ def serve(workload: Workload, cost_model: CostModel, pool: KVPool, config: Sched
         t += dur
         iters += 1
         done = sched.complete(batch, t / NS)
+        if watch:
+            for live in batch.decode + batch.prefill:
+                i = index[live.req.id]
+                for j, need in watch.get(i, ()):
+                    if live.generated >= need:
+                        satisfy(i, j, t)
         for live in done:
             finish(index[live.req.id], t)
         finished_calls += len(done)
