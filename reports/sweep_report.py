@@ -29,24 +29,58 @@ OBJECTIVES = {
 }
 
 
-def _points(runs: list[RunData], children: list[RunData]) -> list[dict[str, Any]]:
+def _points(runs: list[RunData], children: list[RunData]
+            ) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str, str]], int]:
+    """(points as flat dicts, metric name -> (unit, provenance, source), failed points).
+
+    A point row of ``sim.sweep`` holds ``coords`` (the swept parameters), ``config`` and
+    ``metrics`` (name -> {value, unit, provenance, source}); other rows are flattened."""
     pts: list[dict[str, Any]] = []
+    meta: dict[str, tuple[str, str, str]] = {}
+    failed = 0
     for r in runs:
         for key, row in r.table("point"):
-            flat = flatten(row)
-            flat.setdefault("point", key)
-            flat.setdefault("sweep run", r.run.id)
+            if row.get("status") not in (None, "ok"):
+                failed += 1
+                continue
+            flat: dict[str, Any] = {"point": key, "sweep run": r.run.id}
+            metrics = row.get("metrics")
+            if isinstance(metrics, dict) and isinstance(row.get("coords"), dict):
+                flat.update({k: v for k, v in row["coords"].items()})
+                for name, m in metrics.items():
+                    if isinstance(m, dict):
+                        flat[name] = m.get("value")
+                        meta.setdefault(name, (str(m.get("unit") or ""),
+                                               str(m.get("provenance") or "simulated"),
+                                               str(m.get("source") or "")))
+                    else:
+                        flat[name] = m
+            else:
+                flat.update(flatten(row))
             pts.append(flat)
-    if pts:
-        return pts
+    if pts or not children:
+        return pts, meta, failed
     for c in children:
         flat = {"point": c.run.name or str(c.run.id), "run": c.run.id}
         flat.update({k: v for k, v in flatten(c.run.config).items()
                      if isinstance(v, (int, float, str, bool))})
         for m in c.metrics:
-            flat[m.name if m.scope == "run" else f"{m.scope}.{m.name}"] = m.value
+            name = m.name if m.scope == "run" else f"{m.scope}.{m.name}"
+            flat[name] = m.value
+            meta.setdefault(name, (m.unit, m.provenance, m.source))
         pts.append(flat)
-    return pts
+    return pts, meta, failed
+
+
+def _declared_objectives(runs: list[RunData]) -> list[tuple[str, str]]:
+    """Objectives the sweep spec declared (run info ``objectives``: metric + goal)."""
+    out: list[tuple[str, str]] = []
+    for r in runs:
+        for o in r.run.info.get("objectives") or []:
+            if isinstance(o, dict) and o.get("metric") and o.get("goal") in ("max", "min"):
+                if (o["metric"], o["goal"]) not in out:
+                    out.append((str(o["metric"]), str(o["goal"])))
+    return out
 
 
 def _numeric_keys(points: list[dict[str, Any]]) -> list[str]:
@@ -141,48 +175,56 @@ def build(runs: list[RunData], children: list[RunData] | None = None,
           throughput: str | None = None, energy: str | None = None,
           cost: str | None = None) -> Report:
     """The sweep report for one or more ``sweep`` runs."""
-    points = _points(runs, children or [])
-    tp = pick_objective(points, "throughput", throughput)
-    en = pick_objective(points, "energy", energy)
-    co = pick_objective(points, "cost", cost)
-    summary = [f"{len(points)} design points"]
-    notes = [Note(f"{len(points)} design points from sweep run(s) " +
-                  ", ".join(f"#{r.run.id}" for r in runs) + ". Objectives: throughput = "
-                  f"{tp or 'not found'} (max), energy = {en or 'not found'} (min), "
-                  f"area/cost = {co or 'not found'} (min). All values are simulated.")]
+    points, meta, failed = _points(runs, children or [])
+    declared = _declared_objectives(runs)
+    if declared and not (throughput or energy or cost):
+        objectives = [(k, g) for k, g in declared if k in _numeric_keys(points)]
+    else:
+        tp = pick_objective(points, "throughput", throughput)
+        en = pick_objective(points, "energy", energy)
+        co = pick_objective(points, "cost", cost)
+        objectives = [(k, g) for k, g in ((tp, "max"), (en, "min"), (co, "min")) if k]
+    summary = [f"{len(points)} design points" + (f" ({failed} failed, left out)"
+                                                 if failed else "")]
+    names = ", ".join(f"{k} ({g})" for k, g in objectives) or "none found"
+    notes = [Note(f"{len(points)} design points from sweep run(s) "
+                  + ", ".join(f"#{r.run.id}" for r in runs)
+                  + (f"; {failed} failed points are left out" if failed else "")
+                  + f". Objectives: {names}.")]
     plots: list = []
-    if tp and en:
-        plots.append(_front_plot(points, tp, "max", en, "min",
-                                 "Pareto front: throughput vs energy"))
-    if tp and co:
-        plots.append(_front_plot(points, tp, "max", co, "min",
-                                 "Pareto front: throughput vs area/cost"))
-    if en and co and not tp:
-        plots.append(_front_plot(points, en, "min", co, "min",
-                                 "Pareto front: energy vs area/cost"))
-    objectives = [(k, s) for k, s in ((tp, "max"), (en, "min"), (co, "min")) if k]
+    if len(objectives) >= 2:
+        x, gx = objectives[0]
+        for y, gy in objectives[1:3]:
+            plots.append(_front_plot(points, x, gx, y, gy, f"Pareto front: {x} vs {y}"))
     front = pareto(points, objectives) if objectives else []
     rows = []
-    for i in sorted(front, key=lambda i: -(finite(points[i].get(tp)) or 0) if tp else i):
+    first = objectives[0][0] if objectives else None
+    sign = -1 if objectives and objectives[0][1] == "max" else 1
+    for i in sorted(front, key=lambda i: sign * (finite(points[i].get(first)) or 0)
+                    if first else i):
         p = points[i]
-        rows.append((str(p.get("point")),
-                     *[Quantity(finite(p.get(k)), _unit_of(k), "simulated", f"field {k}")
-                       for k, _ in objectives],
-                     ", ".join(f"{k}={v}" for k, v in p.items()
-                               if k not in dict(objectives) and k not in ("point", "sweep run")
-                               and not isinstance(v, (list, dict)))[:300]))
+        cells = []
+        for k, _ in objectives:
+            unit, prov, src = meta.get(k, (_unit_of(k), "simulated", f"field {k}"))
+            cells.append(Quantity(finite(p.get(k)), unit, prov, src))
+        params = ", ".join(f"{k}={v}" for k, v in p.items()
+                           if k not in dict(objectives) and k not in ("point", "sweep run")
+                           and k not in meta and not isinstance(v, (list, dict)))
+        rows.append((str(p.get("point")), *cells, params[:300]))
     if objectives:
-        summary.append(f"{len(front)} Pareto-optimal on " +
-                       ", ".join(k for k, _ in objectives))
+        summary.append(f"{len(front)} Pareto-optimal on " + ", ".join(k for k, _ in objectives))
     table = Table("Pareto-optimal points (all objectives)",
                   ("point", *[k for k, _ in objectives], "parameters"), tuple(rows),
                   primary=True) if objectives else None
-    all_keys = _numeric_keys(points)[:12]
+    params = [k for k in (points[0] if points else {}) if k not in meta
+              and k not in ("point", "sweep run") and finite(points[0][k]) is None
+              and not isinstance(points[0][k], (list, dict))][:4]
+    all_keys = (params + _numeric_keys(points))[:14]
     all_rows = tuple((str(p.get("point")), *[p.get(k) for k in all_keys]) for p in points[:500])
     sections = [
         Section("Design points", tuple(notes)),
         section_or_nodata("Pareto fronts", plots,
-                          "the sweep has no throughput/energy/area fields to trade off"),
+                          "the sweep has fewer than two objectives to trade off"),
         section_or_nodata("Pareto-optimal points", [table] if table and rows else [],
                           "no point has every objective"),
         section_or_nodata("Every point", [Table(f"Every point (first {len(all_rows)})",

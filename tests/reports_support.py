@@ -163,16 +163,34 @@ def add_profile_run(store: Store, seed: int = 1, device: str = f"Pixel {XSS}",
 
 
 def add_sweep_run(store: Store, n: int = 30, seed: int = 2) -> int:
+    """A sweep run shaped like ``sim.sweep`` writes it: ``point`` rows with ``coords`` and
+    ``metrics`` (name -> value, unit, provenance, source), objectives in the run info, and
+    one failed point."""
     rng = random.Random(seed)
     rid = store.start_run("sweep", {"space": "pim channels x array"}, name=f"sweep {XSS}")
+    store.set_run_info(rid, "objectives", [{"metric": "throughput_tokens_per_s", "goal": "max"},
+                                           {"metric": "energy_per_token_j", "goal": "min"},
+                                           {"metric": "memory_area_rel", "goal": "min"}])
     pts = []
     for i in range(n):
         ch = rng.choice([8, 16, 32, 64])
-        arr = rng.choice([64, 128, 256])
-        tps = 200 * ch ** 0.6 * (arr / 128) ** 0.3 * rng.uniform(0.9, 1.1)
-        pts.append((f"p{i}", {"params": {"pim_channels": ch, "array": arr},
-                              "tok_s": tps, "energy_j_per_token": 0.2 + 8 / ch + arr / 800,
-                              "area_mm2": 50 + ch * 3 + arr ** 2 / 400}))
+        design = rng.choice(["npu", "neupims"])
+        tps = 200 * ch ** 0.6 * (1.5 if design == "neupims" else 1.0) * rng.uniform(0.9, 1.1)
+
+        def m(value, unit, prov="simulated", src=f"{design}/fast"):
+            return {"value": value, "unit": unit, "provenance": prov, "source": src}
+
+        pts.append((f"p{i}", {
+            "key": f"p{i}", "index": i, "status": "ok",
+            "coords": {"design": design, "hbm_channels": ch},
+            "config": {"design": design, "hbm_channels": ch, "fidelity": "fast"},
+            "metrics": {"throughput_tokens_per_s": m(tps, "tokens/s"),
+                        "energy_per_token_j": m(0.002 + 0.08 / ch + rng.uniform(0, 0.002),
+                                                "J/token"),
+                        "memory_area_rel": m(ch / 32 * (1.03 if design == "neupims" else 1),
+                                             "x", "estimated", "area-proxy"),
+                        "pim_utilisation": m(None, "fraction")}}))
+    pts.append(("bad", {"key": "bad", "status": "error", "error": "boom", "metrics": {}}))
     store.add_records(rid, "point", pts)
     store.finish_run(rid)
     return rid
