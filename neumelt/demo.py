@@ -147,10 +147,12 @@ def write_reports(store: Any, out_dir: Path, steps: dict[str, Step], budgets: An
     written["deployment report"] = files.html
     written["  markdown"] = files.markdown
     written["  CSV"] = files.csv
-    if iters or serving:
-        files, _ = generate(store, "sim", iters or serving, out_dir / "simulation.html",
-                            baseline="gpu")
-        written["simulation report"] = files.html
+    if iters:
+        files, _ = generate(store, "sim", iters, out_dir / "simulation.html", baseline="gpu")
+        written["simulation report (decode iteration)"] = files.html
+    if serving:
+        files, _ = generate(store, "sim", serving, out_dir / "serving.html", baseline="gpu")
+        written["simulation report (agent serving)"] = files.html
     if prof:
         files, _ = generate(store, "profile", prof, out_dir / "profile.html")
         written["profile report"] = files.html
@@ -299,7 +301,7 @@ def handle(args: argparse.Namespace) -> int:
         print(line)
     print()
     for name, path in files.items():
-        print(f"{name:<38} {Path(path).resolve()}")
+        print(f"{name:<40} {Path(path).resolve()}")
     print(f"\nOpen the deployment report: {Path(files['deployment report']).resolve().as_uri()}"
           f"  (demo took {wall:.0f} s)")
     return 1 if failed else 0
