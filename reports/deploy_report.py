@@ -222,11 +222,23 @@ def _thermal(run: RunData) -> Thermal:
         rise = Quantity(max(s.value for s in pts) - pts[0].value, "°C", "measured",
                         f"peak - first reading of {name} ({source})")
     ratio = _sustained(run)
+    clocks = find_metric(run, (r"^throttled$",), exclude="")
     words = []
     if ratio is not None and ratio.available:
         drop = 100 * (1 - ratio.value)
-        words.append(f"throttling: decode speed fell {drop:.0f} % over the run" if drop > 10
-                     else f"no throttling: late decode speed {100 * ratio.value:.0f} % of early")
+        if drop > 10:
+            if clocks is not None and clocks.available:
+                cause = ("clocks throttled" if clocks.value else
+                         "clocks held, so not thermal: contention or workload")
+            elif peak is not None and peak.available:
+                cause = "see the temperature trace"
+            else:
+                cause = "no temperature or clock sensor to tell throttling from contention"
+            words.append(f"decode speed fell {drop:.0f} % over the run ({cause})")
+        else:
+            words.append(f"sustained: late decode speed {100 * ratio.value:.0f} % of early")
+    elif clocks is not None and clocks.available:
+        words.append("clocks throttled under load" if clocks.value else "clocks steady")
     if peak is not None and peak.available:
         words.append(f"peak {peak.number()} °C" + (f" (+{rise.number()} °C)" if rise and
                                                    rise.available else ""))
@@ -563,8 +575,10 @@ def build(runs: list[RunData], budgets: Budgets, rank_by: str = "tps",
     intro = [Note("Budgets: " + ("; ".join(budget_text) if budget_text else
                                  "none given (only memory fit is checked)") + ".")]
     if feasible:
-        intro.append(Note(f"Recommended: {feasible[0].target} running {feasible[0].model} "
-                          f"({feasible[0].quant}), ranked by {rank_by}.", "ok"))
+        best = feasible[0]
+        quant = f" ({best.quant})" if best.quant not in ("—", "") else ""
+        intro.append(Note(f"Recommended: {best.target} running {best.model}{quant}, ranked by "
+                          f"{rank_by} among the feasible candidates.", "ok"))
     elif ranked:
         intro.append(Note("No candidate meets every budget with known numbers.", "warn"))
     for r in runs:
