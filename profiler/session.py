@@ -128,6 +128,31 @@ def _expand(cfg: ProfileConfig) -> dict[int, list[Node]]:
     return tasks
 
 
+def check_context(tasks: dict[int, list[Node]], n_ctx: int) -> int:
+    """Largest context (tokens) a call needs; InputError when it exceeds ``n_ctx``.
+
+    A continuation carries its parent's whole context, so chains add up.
+    """
+    need: dict[tuple[int, str], int] = {}
+    worst, where = 0, ""
+    for inst, nodes in tasks.items():
+        for n in nodes:
+            if n.kind != "call":
+                continue
+            ctx = n.prompt_tokens + n.image_tokens + n.output_tokens + 1
+            if n.continues:
+                ctx += need.get((inst, n.continues), 0)
+            need[(inst, n.id)] = ctx
+            if ctx > worst:
+                worst, where = ctx, n.id
+    if worst > n_ctx:
+        raise InputError(f"call '{where}' needs about {worst} tokens of context (prompt, "
+                         f"images as text, output, and what it continues) but the context "
+                         f"is {n_ctx}", key="--ctx",
+                         expected=f"--ctx {1 << (worst - 1).bit_length()} or a smaller --scale")
+    return worst
+
+
 def push_if_changed(dev: Any, local: Path, remote: str, sha: str) -> bool:
     """Push ``local`` to ``remote`` unless the device already has the same bytes (sha256)."""
     res = dev.run(["sh", "-c", f"sha256sum '{remote}' 2>/dev/null"], timeout=120.0)
@@ -335,7 +360,7 @@ def run_profile(cfg: ProfileConfig, store: Store, resume_run: int | None = None,
                                  expected="a GGUF file")
             cfg = dataclasses.replace(cfg, model=str(model.resolve()),
                                       model_sha256=_sha256(model))
-        _expand(cfg)  # a bad workload is an InputError before any run exists
+        check_context(_expand(cfg), cfg.n_ctx)  # bad input fails before any run exists
         run_id = store.start_run("profile", cfg, name=name)
     try:
         _session(cfg, store, run_id, progress)

@@ -133,6 +133,11 @@ def test_bad_input_exits_2(tmp_path: Path, tiny: Path, capsys) -> None:
     assert main(["--db", str(tmp_path / "b.db"), "profile", "--model", str(tiny),
                  "--tasks", "0"]) == 2
     assert "--tasks" in capsys.readouterr().err
+    # a context too small for the workload is refused before anything runs
+    assert main(["--db", str(tmp_path / "b.db"), "profile", "--model", str(tiny),
+                 "--ctx", "1024"]) == 2
+    err = capsys.readouterr().err
+    assert "--ctx" in err and "needs about" in err
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"not a gguf")
     assert main(["--db", str(tmp_path / "b.db"), "profile", "--model", str(bad),
