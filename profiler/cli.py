@@ -49,7 +49,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--remote-dir", default="/data/local/tmp/neumelt",
                    help="working directory on the device")
     p.add_argument("--port", type=int, default=8089, help="server port on the device")
-    p.add_argument("--ctx", type=int, default=8192, help="context length per slot (tokens)")
+    p.add_argument("--ctx", type=int, default=0,
+                   help="context per slot, tokens (default: the workload's need, rounded up "
+                   "to a power of two)")
     p.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
     p.add_argument("--slots", type=int, default=0, help="parallel slots (0: ask the runtime)")
     p.add_argument("--scale", type=float, default=1.0,
@@ -83,11 +85,11 @@ def _config(args: argparse.Namespace) -> Any:
         raise InputError("no model given", key="--model", expected="--model FILE.gguf or "
                          "--demo-model")
     runtime = args.runtime or ("local" if args.device == "local" else "server")
-    for name in ("tasks", "repetitions", "threads", "ctx"):
+    for name in ("tasks", "repetitions", "threads"):
         if getattr(args, name) < 1:
             raise InputError(f"must be at least 1, got {getattr(args, name)}",
                              key=f"--{name}", expected="a positive integer")
-    for name in ("warmup", "slots", "max_calls", "image_tokens"):
+    for name in ("warmup", "slots", "max_calls", "image_tokens", "ctx"):
         if getattr(args, name) < 0:
             raise InputError("must not be negative", key="--" + name.replace("_", "-"),
                              expected="an integer >= 0")

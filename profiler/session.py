@@ -64,7 +64,7 @@ class ProfileConfig:
     cli_binary: str = ""              # llama-cli / llama-completion (runtime=cli)
     remote_dir: str = "/data/local/tmp/neumelt"
     port: int = 8089
-    n_ctx: int = 8192
+    n_ctx: int = 0                    # context per slot, tokens (0: sized to the workload)
     threads: int = 1
     slots: int = 0                    # 0: ask the runtime
     scale: float = 1.0                # multiplies prompt/output/prefix token counts
@@ -360,7 +360,12 @@ def run_profile(cfg: ProfileConfig, store: Store, resume_run: int | None = None,
                                  expected="a GGUF file")
             cfg = dataclasses.replace(cfg, model=str(model.resolve()),
                                       model_sha256=_sha256(model))
-        check_context(_expand(cfg), cfg.n_ctx)  # bad input fails before any run exists
+        tasks = _expand(cfg)  # bad input fails before any run exists
+        if cfg.n_ctx <= 0:
+            need = check_context(tasks, 1 << 30)
+            need = int(need * 1.05) + 64  # re-tokenized continuation text may run longer
+            cfg = dataclasses.replace(cfg, n_ctx=max(2048, 1 << (need - 1).bit_length()))
+        check_context(tasks, cfg.n_ctx)
         run_id = store.start_run("profile", cfg, name=name)
     try:
         _session(cfg, store, run_id, progress)
