@@ -270,10 +270,10 @@ def _time_axis(span_s: float) -> tuple[float, str]:
 def _utilisation(runs: list[RunData]) -> list:
     import plotly.graph_objects as go
 
-    series = []  # (label, t_s list, util fraction list)
+    series = []  # (design, lane, t_s list, util fraction list)
     for r in runs:
         for lane, (ts, util) in _busy_series(r).items():
-            series.append((f"{design_name(r)} {lane}", ts, util))
+            series.append((f"{r.label} {design_name(r)}", lane, ts, util))
         names = sorted({s.name for s in r.samples if "util" in s.name.lower()
                         or s.name.lower().startswith("kv_usage")})
         for s_name in names:
@@ -282,22 +282,36 @@ def _utilisation(runs: list[RunData]) -> list:
                 continue
             t0 = pts[0].t_host_s
             frac = 1.0 if max(p.value for p in pts) <= 1.0 else 0.01
-            series.append((f"{design_name(r)} {s_name}", [p.t_host_s - t0 for p in pts],
-                           [p.value * frac for p in pts]))
+            lane = re.sub(r"^utili[sz]ation[._]", "", s_name)
+            series.append((f"{r.label} {design_name(r)}", lane,
+                           [p.t_host_s - t0 for p in pts], [p.value * frac for p in pts]))
     blocks: list = []
     if series:
-        span = max((max(ts) for _, ts, _ in series if ts), default=0.0)
+        from plotly.subplots import make_subplots
+
+        designs = list(dict.fromkeys(d for d, _, _, _ in series))
+        lanes = list(dict.fromkeys(lane for _, lane, _, _ in series))
+        colour = {lane: PALETTE[i % len(PALETTE)] for i, lane in enumerate(lanes)}
+        span = max((max(ts) for _, _, ts, _ in series if ts), default=0.0)
         scale, unit = _time_axis(span)
-        fig = go.Figure()
-        for label, ts, util in series:
+        fig = make_subplots(rows=len(designs), cols=1, shared_xaxes=True,
+                            vertical_spacing=0.08 if len(designs) < 5 else 0.04,
+                            subplot_titles=[plot_text(d) for d in designs])
+        shown: set[str] = set()
+        for design, lane, ts, util in series:
             fig.add_trace(go.Scatter(x=[t * scale for t in ts], y=[100 * u for u in util],
-                                     mode="lines", name=plot_text(label)))
-        fig.update_layout(xaxis_title=f"simulated time ({unit})", yaxis_title="busy (%)",
-                          yaxis_range=[0, 105])
+                                     mode="lines", name=plot_text(lane), legendgroup=lane,
+                                     showlegend=lane not in shown,
+                                     line={"color": colour[lane]}),
+                          row=designs.index(design) + 1, col=1)
+            shown.add(lane)
+        fig.update_yaxes(range=[0, 105], title_text="busy %")
+        fig.update_xaxes(title_text=f"simulated time ({unit})", row=len(designs), col=1)
         blocks.append(Plot("NPU / PIM / HBM utilisation over time (simulated)", fig,
+                           height_px=120 + 190 * len(designs),
                            note="Busy fraction of each unit per time bin of the simulated "
                                 "timeline (PIM: mean over channels), or the utilisation the "
-                                "serving simulator sampled."))
+                                "serving simulator sampled; one panel per design."))
     rows = []
     for r in runs:
         for m in r.metrics:
@@ -384,7 +398,14 @@ def _energy(runs: list[RunData]) -> list:
             marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(barmode="stack", yaxis_title="J per token (simulated)")
     rows = tuple((d, comp, per[d][comp]) for d in per for comp in comps if comp in per[d])
-    return [Plot("Energy per token by component", fig),
+    partial = []
+    for r in runs:
+        info = r.run.info.get("sim") if isinstance(r.run.info.get("sim"), dict) else {}
+        if isinstance(info.get("layers"), int):
+            partial.append(f"{r.label} ({info['layers']} layer{'s' * (info['layers'] != 1)})")
+    note = ("Step runs count the energy of the decoder layers they simulated: "
+            + ", ".join(partial) + ".") if partial else ""
+    return [Plot("Energy per token by component", fig, note=note),
             Table("Energy per token by component (table)", ("design", "component",
                                                             "energy per token"), rows)]
 
