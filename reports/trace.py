@@ -70,6 +70,27 @@ def _lanes(intervals: list[tuple[float, float]]) -> list[int]:
     return lane
 
 
+def _split_overlaps(spans: list[tuple[str, str, float, float | None, dict]]
+                    ) -> list[tuple[str, str, float, float | None, dict]]:
+    """Complete events on one thread must nest; spans of a track that overlap are spread
+    over extra lanes ``<track> (2)``, ``<track> (3)`` ... (instants stay on the track)."""
+    by_track: dict[str, list[int]] = {}
+    for i, s in enumerate(spans):
+        if s[3] is not None and finite(s[3]) is not None and s[3] >= 0:
+            by_track.setdefault(s[0], []).append(i)
+    out = list(spans)
+    for track, idx in by_track.items():
+        ivs = [(spans[i][2], spans[i][2] + spans[i][3]) for i in idx]
+        lanes = _lanes(ivs)
+        if max(lanes) == 0:
+            continue
+        for i, lane in zip(idx, lanes):
+            if lane:
+                t, name, start, dur, data = spans[i]
+                out[i] = (f"{track} ({lane + 1})", name, start, dur, data)
+    return out
+
+
 def _phase_spans(run: RunData) -> list[tuple[str, str, float, float | None, dict]]:
     """Prefill and decode spans of every call/request record that has start, first-token
     and end times, on ``<slot> phases`` tracks (profiles) or ``requests/<lane>`` tracks
@@ -114,7 +135,7 @@ def _phase_spans(run: RunData) -> list[tuple[str, str, float, float | None, dict
 def run_trace_events(run: RunData, pid: int) -> tuple[list[dict[str, Any]], float]:
     """Trace events for one run; returns (events, time offset subtracted in s)."""
     spans = [(e.track, e.name, e.t_start_s, e.dur_s, e.data or {}) for e in run.events]
-    spans += _phase_spans(run)
+    spans = _split_overlaps(spans + _phase_spans(run))
     groups = group_samples(run.samples)
     times = [s[2] for s in spans] + [x.t_host_s for g in groups.values() for x in g]
     t0 = min(times) if times else 0.0

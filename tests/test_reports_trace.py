@@ -113,3 +113,17 @@ def test_two_runs_are_two_processes_and_nan_is_dropped(tmp_path):
     assert {e["pid"] for e in doc["traceEvents"]} == {1, 2}
     power = [e for e in doc["traceEvents"] if e["ph"] == "C" and e["pid"] == 2]
     assert [p["args"]["value"] for p in power] == [2.5]
+
+
+def test_overlapping_spans_of_one_track_are_spread_over_lanes(tmp_path):
+    store = Store(tmp_path / "s.db")
+    rid = store.start_run("sim", {"design": "neupims"})
+    store.add_events(rid, [Event("pim", "a", 0.0, 2.0), Event("pim", "b", 1.0, 2.0),
+                           Event("pim", "c", 3.5, 1.0), Event("npu", "x", 0.0, 1.0)])
+    doc = build_trace(load_runs(store, [rid]))
+    _check_chrome_trace(doc)
+    names = {e["tid"]: e["args"]["name"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    lane = {e["name"]: names[e["tid"]] for e in doc["traceEvents"] if e["ph"] == "X"}
+    assert lane == {"a": "pim", "b": "pim (2)", "c": "pim", "x": "npu"}
+    assert list(names.values()) == ["npu", "pim", "pim (2)"]
