@@ -194,25 +194,37 @@ class Store:
                 version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             except sqlite3.DatabaseError as exc:
                 raise InputError(f"not a neumelt results store: {exc}", file=self.path) from None
-            if version > SCHEMA_VERSION:
-                raise InputError(
-                    f"written by a newer neumelt (schema {version}; this one reads up to "
-                    f"{SCHEMA_VERSION}); upgrade neumelt or use another --db — the file was "
-                    "left untouched", file=self.path)
-            if version == 0:
-                tables = self._conn.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
-                if tables:
-                    raise InputError("SQLite file has tables but no neumelt schema version",
-                                     file=self.path, expected="a neumelt results store")
-            for v in range(version + 1, SCHEMA_VERSION + 1):
-                try:
-                    self._conn.executescript(
-                        f"BEGIN IMMEDIATE;{_MIGRATIONS[v]};PRAGMA user_version = {int(v)};COMMIT;")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
+            self._refuse_newer(version)
+            if version == SCHEMA_VERSION:
+                return
+            # Another process may be creating the same file: take the write lock, then
+            # read the version again before migrating.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                self._refuse_newer(version)
+                if version == 0:
+                    tables = self._conn.execute(
+                        "SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+                    if tables:
+                        raise InputError("SQLite file has tables but no neumelt schema version",
+                                         file=self.path, expected="a neumelt results store")
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[v].split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {int(v)}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"written by a newer neumelt (schema {version}; this one reads up to "
+                f"{SCHEMA_VERSION}); upgrade neumelt or use another --db — the file was "
+                "left untouched", file=self.path)
 
     @property
     def schema_version(self) -> int:

@@ -91,3 +91,19 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
     (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
     with pytest.raises(InputError, match="not a neumelt results store"):
         Store(tmp_path / "junk.db")
+
+
+def _open(path: str) -> None:
+    Store(path).start_run("sim", {})
+
+
+def test_processes_creating_one_store_at_once(tmp_path):
+    path = str(tmp_path / "race.db")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_open, args=(path,)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 6
+    assert len(Store(path).list_runs()) == 6
