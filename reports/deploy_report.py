@@ -582,6 +582,10 @@ def build(runs: list[RunData], budgets: Budgets, rank_by: str = "tps",
     elif ranked:
         intro.append(Note("No candidate meets every budget with known numbers.", "warn"))
     for r in runs:
+        if r.run.status != "done":
+            intro.append(Note(f"{r.label} is {r.run.status}"
+                              + (f" ({r.run.error})" if r.run.error else "")
+                              + "; its numbers may be partial.", "warn"))
         cfg = r.run.config
         scale, max_calls = finite(cfg.get("scale")), finite(cfg.get("max_calls"))
         if r.run.kind == "profile" and ((scale is not None and scale != 1) or max_calls):
