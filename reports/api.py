@@ -30,9 +30,10 @@ def build_report(store: Store, kind: str, run_ids: list[int], **options: Any) ->
         raise InputError(f"unknown report kind {kind!r}", key="kind",
                          expected=", ".join(KINDS))
     if kind == "sweep":
-        runs = load_runs(store, run_ids, KINDS[kind])
-        children = [r for r in load_runs(store, run_ids, KINDS[kind], include_children=True)
-                    if r.run.id not in {x.run.id for x in runs}]
+        loaded = load_runs(store, run_ids, KINDS[kind], include_children=True)
+        asked = set(run_ids)
+        runs = [r for r in loaded if r.run.id in asked]
+        children = [r for r in loaded if r.run.id not in asked]
         from reports import sweep_report
 
         return sweep_report.build(runs, children, throughput=options.get("throughput"),
