@@ -153,3 +153,60 @@ def test_unknown_metric_names_do_not_break_reports(tmp_path):
     report = build_report(store, "sim", [rid])
     allm = next(t for t in report.tables() if t.title == "Every metric")
     assert any(r[0] == "weird/metric name" for r in allm.rows)
+
+
+def _step_run(store: Store, design: str, seconds: float, energy: dict[str, float]) -> int:
+    """A run shaped like ``sim.designs.record.record_result`` writes one decode iteration."""
+    rid = store.start_run("sim", {"design": design, "model": "gpt3-7b", "batch_size": 512,
+                                  "phase": "decode", "layers": "1"}, name=f"step {design}")
+    src = f"{design}/fast"
+    store.add_metrics(rid, [Metric("seconds", seconds, "s", "simulated", src),
+                            Metric("layer_cycles", seconds * 1e9, "cycles", "simulated", src),
+                            Metric("energy_total_j", sum(energy.values()), "J", "simulated",
+                                   src)]
+                      + [Metric(f"energy_{k}_j", v, "J", "simulated", src)
+                         for k, v in energy.items()])
+    store.add_records(rid, "stage", [("A", {"cycles": 100, "seconds": 1e-7})])
+    store.set_run_info(rid, "sim", {"design": design, "phase": "decode", "clock_hz": 1e9,
+                                    "layers": 1, "batch": 512,
+                                    "counters": {"macs_per_layer": 2.5e10,
+                                                 "hbm_bytes_per_layer": 2.3e8}})
+    store.finish_run(rid)
+    return rid
+
+
+def test_sim_report_on_single_iteration_runs(tmp_path):
+    store = Store(tmp_path / "s.db")
+    gpu = _step_run(store, "gpu", 9.39e-4, {"dram": 0.02, "gpu_mac": 0.01})
+    neu = _step_run(store, "neupims", 5.63e-4, {"dram": 0.004, "pim": 0.002, "npu_mac": 0.01})
+    report = build_report(store, "sim", [gpu, neu])
+    rows = {r[0]: r for r in report.primary_table().rows}
+    assert rows["neupims"][4] is None  # no throughput for one layer of one iteration
+    assert rows["neupims"][5].value == pytest.approx(9.39e-4 / 5.63e-4)  # time speed-up
+    assert "neupims (gpt3-7b): iteration 563 µs (simulated)" in report.summary[1]
+    energy = next(t for t in report.tables() if t.title.startswith("Energy per token"))
+    per = {(r[0].split()[-1], r[1]): r[2] for r in energy.rows}
+    assert per[("neupims", "pim")].value == pytest.approx(0.002 / 512)
+    assert "/ batch" in per[("neupims", "pim")].source
+    assert ("neupims", "total") not in per
+    roof = next(p for p in report.plots() if p.title.startswith("Roofline"))
+    (pt,) = [t for t in roof.figure.data if t.name == "neupims"]
+    assert pt.x[0] == pytest.approx(5e10 / 2.3e8) and pt.y[0] == pytest.approx(5e10 / 5.63e-4)
+    assert "whole decoder layer" in roof.note
+
+
+def test_interrupted_profile_headline_comes_from_call_records(tmp_path):
+    store = Store(tmp_path / "s.db")
+    rid = store.start_run("profile", {"device": "local", "model": "m.gguf"})
+    store.add_records(rid, "calls", [(f"c{i}", {"role": "decision", "t_start_s": float(i),
+                                                "t_first_s": i + 0.1 * (i + 1),
+                                                "t_end_s": i + 0.9, "ttft_s": 0.1 * (i + 1),
+                                                "decode_tps": 20.0 + i, "warmup": i == 0})
+                                     for i in range(5)])
+    store.finish_run(rid, "interrupted", "KeyboardInterrupt")
+    report = build_report(store, "profile", [rid])
+    row = report.primary_table().rows[0]
+    assert row[5].value == pytest.approx(0.35) and "call records" in row[5].source
+    assert row[6].value == pytest.approx(22.5)
+    assert any("interrupted" in b.text for s in report.sections for b in s.blocks
+               if isinstance(b, Note))
