@@ -18,8 +18,11 @@ objectives (table ``pareto``) are stored too.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,30 +156,52 @@ def run_sweep(spec: SweepSpec, store: Store, backend: Any, *, doc: Doc | None = 
         status = "interrupted"
         raise
     finally:
-        wall = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-        final = load_points(store, run_id)
-        ok = sum(1 for k in points if final.get(k, {}).get("status") == "ok")
-        failed = sum(1 for k in points if final.get(k, {}).get("status") == "error")
-        pph = evaluated / wall * 3600.0 if evaluated and wall > 0 else None
-        src = "sweep/host wall clock"
-        store.add_metrics(run_id, [
-            Metric("points_total", len(points), "points", "measured", src),
-            Metric("points_ok", ok, "points", "measured", src),
-            Metric("points_failed", failed, "points", "measured", src),
-            Metric("points_cached", cached, "points", "measured", src),
-            Metric("points_evaluated", evaluated, "points", "measured", src),
-            Metric("points_pruned", expansion.pruned, "points", "measured", src),
-            Metric("wall_s", wall, "s", "measured", src),
-            Metric("points_per_hour", pph, "points/h", "measured", src),
-        ])
-        if status == "done" and spec.objectives:
-            store_front(store, run_id, spec, final)
-        store.finish_run(run_id, status,
-                         None if status == "done" else "interrupted" if status == "interrupted"
-                         else "sweep aborted")
-    return SweepSummary(run_id=run_id, total=len(points), pruned=expansion.pruned,
+        with _no_sigint():  # a second Ctrl-C must not leave the run marked 'running'
+            summary = _finish(store, run_id, spec, points, expansion.pruned, status,
+                              time.perf_counter() - t0, evaluated, cached, skipped, bar)
+    return summary
+
+
+@contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Ignore SIGINT while the run's bookkeeping is written (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _finish(store: Store, run_id: int, spec: SweepSpec, points: dict[str, Any], pruned: int,
+            status: str, wall: float, evaluated: int, cached: int, skipped: int,
+            bar: Any) -> SweepSummary:
+    """Run-level metrics, the Pareto front and the final status of a sweep run."""
+    if bar is not None:
+        bar.close()
+    final = load_points(store, run_id)
+    ok = sum(1 for k in points if final.get(k, {}).get("status") == "ok")
+    failed = sum(1 for k in points if final.get(k, {}).get("status") == "error")
+    pph = evaluated / wall * 3600.0 if evaluated and wall > 0 else None
+    src = "sweep/host wall clock"
+    store.add_metrics(run_id, [
+        Metric("points_total", len(points), "points", "measured", src),
+        Metric("points_ok", ok, "points", "measured", src),
+        Metric("points_failed", failed, "points", "measured", src),
+        Metric("points_cached", cached, "points", "measured", src),
+        Metric("points_evaluated", evaluated, "points", "measured", src),
+        Metric("points_pruned", pruned, "points", "measured", src),
+        Metric("wall_s", wall, "s", "measured", src),
+        Metric("points_per_hour", pph, "points/h", "measured", src),
+    ])
+    if status == "done" and spec.objectives:
+        store_front(store, run_id, spec, final)
+    store.finish_run(run_id, status,
+                     None if status == "done" else "interrupted" if status == "interrupted"
+                     else "sweep aborted")
+    return SweepSummary(run_id=run_id, total=len(points), pruned=pruned,
                         skipped=skipped, cached=cached, evaluated=evaluated, ok=ok,
                         failed=failed, wall_s=wall, points_per_hour=pph, status=status)
 
