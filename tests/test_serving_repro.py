@@ -12,7 +12,7 @@ def test_repro_json_has_the_headline_figures(capsys):
     spec = importlib.util.spec_from_file_location("neupims_repro", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main(["--json", "--samples", "1", "--models", "gpt3-7b",
+    assert mod.main(["--json", "--samples", "1", "--models", "gpt3-7b", "--workers", "1",
                      "--batches", "64,512"]) == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("neupims_vs_gpu", "neupims_vs_npu", "neupims_vs_npu_pim", "wall_s"):
