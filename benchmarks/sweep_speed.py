@@ -26,7 +26,7 @@ DEFAULT_SPEC = ROOT / "sim" / "sweep" / "examples" / "decode_grid.yaml"
 def measure(spec_path: Path, backend_kind: str, workers: int, db: Path) -> dict:
     from neumelt.store import Store
     from sim.sweep.backends import DaskBackend, PoolBackend
-    from sim.sweep.execute import run_sweep
+    from sim.sweep.execute import load_points, run_sweep
     from sim.sweep.spec import load_spec
 
     spec, doc = load_spec(spec_path)
@@ -37,7 +37,10 @@ def measure(spec_path: Path, backend_kind: str, workers: int, db: Path) -> dict:
             backend.client.wait_for_workers(workers)
         startup = time.perf_counter() - t0
         s = run_sweep(spec, Store(db), backend, doc=doc, use_cache=False)
+    pts = load_points(Store(db), s.run_id).values()
+    cpu = sum(p.get("cpu_s") or 0.0 for p in pts)
     return {"workers": workers, "points": s.total, "ok": s.ok, "failed": s.failed,
+            "point_cpu_s": round(cpu, 3),
             "wall_s": round(s.wall_s, 3), "startup_s": round(startup, 3),
             "points_per_hour": round(s.points_per_hour or 0.0)}
 
@@ -75,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sweep speed: {out['spec']} on {args.backend}, host with {os.cpu_count()} CPUs, "
           f"1-min load average {load_before} before the runs (measured, wall clock)")
     print(f"{'workers':>7}  {'points':>6}  {'failed':>6}  {'start-up s':>10}  {'wall s':>8}  "
-          f"{'points/h':>10}  {'speed-up':>8}")
+          f"{'point CPU s':>11}  {'points/h':>10}  {'speed-up':>8}")
     for r in rows:
         print(f"{r['workers']:>7}  {r['points']:>6}  {r['failed']:>6}  {r['startup_s']:>10.2f}  "
-              f"{r['wall_s']:>8.2f}  {r['points_per_hour']:>10,}  {r['speedup']:>7.2f}x")
+              f"{r['wall_s']:>8.2f}  {r['point_cpu_s']:>11.2f}  {r['points_per_hour']:>10,}  "
+              f"{r['speedup']:>7.2f}x")
+    print("point CPU s: CPU time the workers spent inside points (summed); equal across rows "
+          "means no work was duplicated, so a missing speed-up is CPU contention")
     return 0
 
 

@@ -226,7 +226,8 @@ def check_resume(store: Store, run_id: int, spec: SweepSpec) -> None:
 def _record(p: Any, res: dict[str, Any]) -> dict[str, Any]:
     rec = {"key": p.key, "index": p.index, "coords": p.coords, "config": p.config,
            "status": res.get("status"), "metrics": res.get("metrics") or {},
-           "error": res.get("error"), "wall_s": res.get("wall_s"), "worker": res.get("worker")}
+           "error": res.get("error"), "wall_s": res.get("wall_s"), "cpu_s": res.get("cpu_s"),
+           "worker": res.get("worker")}
     if res.get("where"):
         rec["where"] = res["where"]
     return rec

@@ -25,10 +25,14 @@ def worker_setup(numba_cache_dir: str | None = None, evaluator: str | None = Non
     so pools call this as their initializer and Dask runs it before the first task.
     ``ignore_sigint``: for workers the sweep itself started (they share the terminal's
     process group), so Ctrl-C stops the sweep in the parent, which then shuts them down,
-    instead of every worker printing its own traceback.
+    instead of every worker printing its own traceback; such workers also get one BLAS /
+    OpenMP thread (set before numpy loads), like Dask's.
     """
     if ignore_sigint and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ignore_sigint:  # our own workers: one compute thread each, as Dask's workers have
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     if numba_cache_dir:
         os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
     if evaluator:
@@ -43,9 +47,10 @@ def evaluate_point(evaluator: str, key: str, config: dict[str, Any],
     """Evaluate one point; errors come back as data (``status`` "error") with the message.
 
     Returns ``{key, status, metrics: {name: {value, unit, provenance, source}}, error,
-    wall_s, worker}``.
+    wall_s, cpu_s (CPU time of the worker process during the point), worker}``.
     """
     t0 = time.perf_counter()
+    c0 = time.process_time()
     out: dict[str, Any] = {"key": key, "status": "ok", "metrics": {}, "error": None}
     try:
         from sim.sweep.evaluators import get_evaluator
@@ -64,5 +69,6 @@ def evaluate_point(evaluator: str, key: str, config: dict[str, Any],
         out.update(status="error", metrics={}, error=f"{type(exc).__name__}: {exc}",
                    where=where)
     out["wall_s"] = time.perf_counter() - t0
+    out["cpu_s"] = time.process_time() - c0
     out["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return out
