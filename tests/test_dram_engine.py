@@ -140,3 +140,10 @@ def test_numba_kernel_equals_pure_python_twin(n, seed, policy, write_frac, gap, 
 def test_twin_equality_through_refresh():
     # long enough to cross several nREFI deadlines
     _compare_twin(HBM2, 400, 3, "open", 0.3, 25)
+
+
+def test_controller_config_rejects_watermarks_that_starve_reads():
+    with pytest.raises(ValueError):
+        ControllerConfig(write_high=0, write_low=0)
+    with pytest.raises(ValueError):
+        ControllerConfig(write_high=8, write_low=8)

@@ -66,9 +66,10 @@ def _run(args: argparse.Namespace) -> int:
     AddressMapping.of(std, mapping)
     trace = read_trace(args.trace)
     check_capacity(trace, std.org.capacity_bytes, std.name)
+    high = max(1, args.queue * 3 // 4)
     ctrl = ControllerConfig(page_policy=args.page_policy, read_queue=args.queue,
-                            write_queue=args.queue, write_high=max(1, args.queue * 3 // 4),
-                            write_low=args.queue // 4, refresh=not args.no_refresh)
+                            write_queue=args.queue, write_high=high,
+                            write_low=min(args.queue // 4, high - 1), refresh=not args.no_refresh)
     config = {"preset": std.name, "standard_file": std.source, "trace": str(args.trace),
               "trace_format": trace.format, "requests": len(trace), "mapping": mapping,
               "page_policy": args.page_policy, "fidelity": args.fidelity, "queue": args.queue,

@@ -26,8 +26,8 @@ class ControllerConfig:
     def __post_init__(self) -> None:
         if self.read_queue < 1 or self.write_queue < 1:
             raise ValueError("read_queue and write_queue must be >= 1")
-        if not 0 <= self.write_low <= self.write_high <= self.write_queue:
-            raise ValueError("need 0 <= write_low <= write_high <= write_queue")
+        if not 0 <= self.write_low < self.write_high <= self.write_queue:
+            raise ValueError("need 0 <= write_low < write_high <= write_queue")
 
 
 @dataclass(frozen=True)
