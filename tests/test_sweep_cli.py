@@ -86,3 +86,6 @@ def test_bad_input_exits_2_with_one_message(tmp_path, capsys):
     rc, _, err = _run(capsys, "sweep", "run", other_spec, "--resume", "2", "--db", db)
     assert rc == 2 and "different spec" in err
     assert _run(capsys, "sweep", "show", "99", "--db", db)[0] == 2
+    pruned = write_spec(tmp_path / "none.yaml", grid=SMALL, constraints=["batch > 4096"])
+    rc, _, err = _run(capsys, "sweep", "run", str(pruned), "--backend", "pool", "--db", db)
+    assert rc == 2 and "prune all 8 points" in err and f"{pruned}:" in err

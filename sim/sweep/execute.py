@@ -91,6 +91,11 @@ def run_sweep(spec: SweepSpec, store: Store, backend: Any, *, doc: Doc | None = 
     expansion = expand(spec, doc)
     cfg = spec_config(spec)
     points = {p.key: p for p in expansion.points}
+    if not points:
+        raise InputError(f"the constraints prune all {expansion.generated} points",
+                         file=doc.file if doc else None, key="constraints",
+                         line=doc.line("constraints") if doc else None,
+                         expected="at least one point that satisfies every constraint")
     bar = progress(len(points)) if progress is not None else None
     if resume is not None:
         check_resume(store, resume, spec)
