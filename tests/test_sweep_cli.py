@@ -23,6 +23,10 @@ def test_run_show_resume(tmp_path, capsys):
     db = str(tmp_path / "r.db")
     rc, out, _ = _run(capsys, "sweep", "run", spec, "--dry-run", "--json")
     assert rc == 0 and json.loads(out)["points"] == 8
+    rc, out, _ = _run(capsys, "sweep", "run", "decode-grid", "--dry-run", "--json")
+    assert rc == 0 and json.loads(out)["points"] == 200   # a shipped example, by name
+    rc, _, err = _run(capsys, "sweep", "run", "no-such-grid", "--dry-run")
+    assert rc == 2 and "decode-grid" in err
     rc, out, err = _run(capsys, "sweep", "run", spec, "--backend", "pool", "--workers", "1",
                         "--db", db)
     assert rc == 0, err

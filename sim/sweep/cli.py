@@ -19,9 +19,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Expand SPEC into design points and evaluate them on a Dask LocalCluster "
                     "(default when Dask is installed), the Dask scheduler at --scheduler, or "
                     "a process pool. Points already in the store are reused.")
-    run.add_argument("spec", metavar="SPEC", help="sweep spec (YAML)")
+    run.add_argument("spec", metavar="SPEC",
+                     help="sweep spec (YAML) or a shipped example: decode-grid, roofline-grid, "
+                          "random-explore, serving-designs")
     run.add_argument("--workers", type=int, default=None,
-                     help="worker processes on this machine (default: CPU count)")
+                     help="worker processes on this machine (default: CPU count; with "
+                          "--scheduler the cluster's workers are used)")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="an existing Dask scheduler, e.g. tcp://host:8786")
     run.add_argument("--connect-timeout", type=float, default=20.0, metavar="S",

@@ -132,9 +132,30 @@ class Expansion:
     duplicates: int
 
 
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def list_examples() -> list[str]:
+    """Names of the shipped example specs (``decode-grid``, ``roofline-grid``, ...)."""
+    return sorted(p.stem.replace("_", "-") for p in EXAMPLES_DIR.glob("*.yaml"))
+
+
+def resolve_spec(name_or_path: str | Path) -> Path:
+    """A spec file path, or the shipped example of that name (``decode-grid``)."""
+    p = Path(name_or_path)
+    if p.exists() or p.suffix in (".yaml", ".yml"):
+        return p
+    example = EXAMPLES_DIR / f"{str(name_or_path).replace('-', '_')}.yaml"
+    if example.is_file():
+        return example
+    raise InputError("no such spec file or example", file=str(name_or_path),
+                     expected="a YAML file or one of " + ", ".join(list_examples()))
+
+
 def load_spec(path: str | Path) -> tuple[SweepSpec, Doc]:
-    """Read and validate a spec file; bad input raises :class:`InputError` with key and line."""
-    doc = load_yaml(path)
+    """Read and validate a spec file (or a shipped example by name); bad input raises
+    :class:`InputError` with key and line."""
+    doc = load_yaml(resolve_spec(path))
     assert isinstance(doc, Doc)
     return spec_from_doc(doc), doc
 
