@@ -18,6 +18,7 @@ from sim.dram.controller import ControllerConfig, run_channel
 from sim.dram.energy import energy_breakdown
 from sim.dram.mapping import AddressMapping
 from sim.dram.standard import DramStandard
+from sim.kernels.dram import decode_partition
 
 LOG_COLUMNS = ("cycle", "command", "rank", "bank_group", "bank", "row", "arg", "channel")
 
@@ -92,17 +93,16 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
         raise InputError(f"unknown fidelity {fidelity!r}", key="fidelity",
                          expected="'command' or 'fast'")
     amap = AddressMapping.of(std, mapping)
-    dec = amap.decode(addr)
-    flat = dec.flat_bank(std.org.bank_groups, std.org.banks_per_group)
-    if len(arrival) < 2 or np.all(arrival[1:] >= arrival[:-1]):
-        order = np.argsort(dec.channel, kind="stable")                # already in arrival order
+    if len(arrival) > 1 and not np.all(arrival[1:] >= arrival[:-1]):
+        first = np.argsort(arrival, kind="stable")
     else:
-        order = np.argsort(arrival, kind="stable")
-        order = order[np.argsort(dec.channel[order], kind="stable")]  # by channel, then arrival
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(dec.channel, minlength=std.org.channels))])
-    # one gather per array; each channel is then a contiguous slice
-    s_arr, s_wr, s_bank = arrival[order], wr[order], flat[order]
-    s_row, s_col = dec.row[order], dec.column[order]
+        first = None
+    shifts, masks = amap.shifts_masks()
+    src = (addr, arrival, wr) if first is None else (addr[first], arrival[first], wr[first])
+    order, bounds, s_arr, s_wr, s_bank, s_row, s_col = decode_partition(
+        *src, shifts, masks, std.org.bank_groups, std.org.banks_per_group, std.org.channels)
+    if first is not None:
+        order = first[order]
     s_done = np.full(len(addr), -1, dtype=np.int64)
     completion = np.full(len(addr), -1, dtype=np.int64)
     counts = np.zeros(C.N_COMMANDS, dtype=np.int64)

@@ -62,6 +62,17 @@ class AddressMapping:
     def address_bits(self) -> int:
         return self.offset_bits + sum(self.widths.values())
 
+    def shifts_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bit shift and mask of each field in the order ro, ra, bg, ba, ch, co."""
+        shift: dict[str, int] = {}
+        pos = self.offset_bits
+        for f in reversed([self.scheme[i:i + 2] for i in range(0, 12, 2)]):
+            shift[f] = pos
+            pos += self.widths[f]
+        sh = np.array([shift[f] for f in FIELDS], dtype=np.int64)
+        mk = np.array([(1 << self.widths[f]) - 1 for f in FIELDS], dtype=np.int64)
+        return sh, mk
+
     def decode(self, addresses: np.ndarray) -> Decoded:
         a = np.asarray(addresses, dtype=np.int64) >> self.offset_bits
         out: dict[str, np.ndarray] = {}

@@ -752,6 +752,45 @@ def stream_fast_channel(arrival, rank, bg, bank, row, is_write, nbg, nbpg, nrank
     return t + nCAS + nBL
 
 
+@njit(cache=True)
+def decode_partition(addr, arrival, is_write, shifts, masks, nbg, nbpg, nch):
+    """Decode byte addresses (``shifts``/``masks`` of the fields ro, ra, bg, ba, ch, co) and
+    sort the requests by channel with a stable counting sort (input in arrival order).
+
+    Returns (order, bounds, arrival, is_write, flat bank, row, column), the last five in
+    channel order; channel ``c`` owns ``bounds[c]:bounds[c + 1]``."""
+    n = addr.shape[0]
+    ch = np.empty(n, dtype=np.int64)
+    bounds = np.zeros(nch + 1, dtype=np.int64)
+    for i in range(n):
+        c = (addr[i] >> shifts[4]) & masks[4]
+        ch[i] = c
+        bounds[c + 1] += 1
+    for c in range(nch):
+        bounds[c + 1] += bounds[c]
+    pos = bounds[:nch].copy()
+    order = np.empty(n, dtype=np.int64)
+    s_arr = np.empty(n, dtype=np.int64)
+    s_wr = np.empty(n, dtype=np.int8)
+    s_bank = np.empty(n, dtype=np.int64)
+    s_row = np.empty(n, dtype=np.int64)
+    s_col = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        a = addr[i]
+        j = pos[ch[i]]
+        pos[ch[i]] += 1
+        order[j] = i
+        s_arr[j] = arrival[i]
+        s_wr[j] = 1 if is_write[i] else 0
+        ra = (a >> shifts[1]) & masks[1]
+        bg = (a >> shifts[2]) & masks[2]
+        ba = (a >> shifts[3]) & masks[3]
+        s_bank[j] = (ra * nbg + bg) * nbpg + ba
+        s_row[j] = (a >> shifts[0]) & masks[0]
+        s_col[j] = (a >> shifts[5]) & masks[5]
+    return order, bounds, s_arr, s_wr, s_bank, s_row, s_col
+
+
 def _make_twin():
     """Pure-Python twin of :func:`channel_kernel`: its source run by CPython, with the helper
     kernels replaced by their Python sources too (nothing compiled on this path)."""
