@@ -238,7 +238,7 @@ def execute(cfg: ServingRunConfig, progress: Any = None) -> RunOutcome:
     idle_w = getattr(getattr(getattr(design, "hw", None), "energy", None), "idle_w", None)
     busy = sum(i.dur_s for i in res.iterations)
     starts = [x.req.arrival_s for x in res.calls] or [0.0]
-    idle_s = max(res.makespan_s - min(starts) - busy, 0.0)
+    idle_s = max(round(res.makespan_s - min(starts) - busy, 9), 0.0)  # ns resolution
     figs.append(Figure("idle_s", idle_s, "s"))
     # static power while no iteration runs (agent delays, gaps between arrivals), for all
     # tp x pp devices; unavailable where the hardware preset has no static power figure
