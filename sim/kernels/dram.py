@@ -229,6 +229,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     prev_block = False
     # guard[c, p]: cycles a normal command c pushes a pending PIM command p back (rank/channel
     # level); a normal command that would delay the PIM program's head does not issue
+    faw_on = win_count > 0 and win_weight[ACT] > 0
+    faw_idx = win_count - win_weight[ACT] if faw_on else 0
     guard = np.zeros((NCMD, NCMD), dtype=np.int64)
     for c in range(NCMD):
         for k in range(con_ptr[c], con_ptr[c + 1]):
@@ -413,10 +415,16 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 cc_prio[b] = prio
             if c == -2:
                 continue
-            if e_bank[b, c] > best_t:
-                continue
+            lb = e_bank[b, c]
+            if c == ACT and faw_on:
+                v = hist[b // nb_rank, faw_idx] + win_cycles
+                if v > lb:
+                    lb = v
             q = cc_q[b]
             prio = cc_prio[b]
+            if lb > best_t or (lb == best_t and (prio > best_prio or
+                                                 (prio == best_prio and q > best_age))):
+                continue
             rt = _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib)
             if c == ACT and win_weight[ACT] > 0:
                 hv = hist[b // nb_rank, win_count - win_weight[ACT]] + win_cycles
