@@ -80,6 +80,15 @@ def test_cli_table_for_a_ramulator_trace(tmp_path, capsys):
     assert rc == 0, err
     assert "row-hit rate" in out and "energy total" in out and "GB/s" in out
     assert "simulated (hbm3/fast)" in out
+    log = tmp_path / "cmds.csv"
+    rc, out, err = _run(capsys, "sim", "dram", "--trace", str(DATA / "stream_wr_2k.trace"),
+                        "--no-store", "--command-log", str(log))
+    assert rc == 0, err
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("cycle,channel,rank")
+    assert sum(",WR," in x for x in lines) == 2048
+    cycles = [int(x.split(",")[0]) for x in lines[1:]]
+    assert cycles == sorted(cycles)
 
 
 def test_cli_bad_input_exits_2_with_one_message(tmp_path, capsys):

@@ -26,6 +26,9 @@ def register(sub, common) -> None:
     p.add_argument("--no-refresh", action="store_true", help="disable all-bank refresh")
     p.add_argument("--check", action="store_true",
                    help="replay the command log through the independent timing checker")
+    p.add_argument("--command-log", metavar="CSV", default=None,
+                   help="write every issued command (cycle, channel, rank, bank group, bank, "
+                        "command, row, arg) to a CSV file")
     p.add_argument("--no-store", action="store_true", help="do not write the run to the store")
     p.set_defaults(func=_run)
 
@@ -83,7 +86,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         res = simulate_requests(std, trace.arrival, trace.address, trace.is_write,
                                 mapping=mapping, controller=ctrl, fidelity=args.fidelity,
-                                log_capacity=(4 * len(trace) + 10_000) if args.check else 0)
+                                log_capacity=(4 * len(trace) + 10_000)
+                                if (args.check or args.command_log) else 0)
+        if args.command_log and res.command_log is not None:
+            _write_log(args.command_log, res.command_log)
         violations = None
         if args.check and res.command_log is not None:
             from sim.checker import check_log
@@ -145,3 +151,22 @@ def _store(store, run_id: int, res, std, violations) -> None:
     store.add_metrics(run_id, ms)
     store.add_records(run_id, "dram_channels", [
         (str(ch), {"cycles": int(c)}) for ch, c in enumerate(res.channel_cycles)])
+
+
+def _write_log(path: str, log) -> None:
+    import csv
+
+    from neumelt.errors import InputError
+    from sim.dram.commands import COMMAND_NAMES
+
+    order = sorted(range(len(log)), key=lambda i: (int(log[i, 0]), int(log[i, 7])))
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["cycle", "channel", "rank", "bank_group", "bank", "command", "row", "arg"])
+            for i in order:
+                r = log[i]
+                w.writerow([int(r[0]), int(r[7]), int(r[2]), int(r[3]), int(r[4]),
+                            COMMAND_NAMES[int(r[1])], int(r[5]), int(r[6])])
+    except OSError as exc:
+        raise InputError(f"cannot write the command log: {exc}", file=path) from None

@@ -1,1 +1,11 @@
-"""Newton/NeuPIMs-style all-bank PIM: attention GEMV mapping, channel load model."""
+"""Newton/NeuPIMs-style all-bank PIM on HBM: attention GEMV mapping, channel load model.
+
+Entry points::
+
+    from sim.pim.attention import AttentionShape, simulate_attention, AttentionResult
+    from sim.pim.channels import channel_load, assign_channels
+
+``simulate_attention`` runs each channel's PIM command program (and optional concurrent NPU
+reads) through the DRAM channel kernel in single or dual row-buffer mode, or through the
+closed-form fast path (``fidelity="fast"``).
+"""
