@@ -103,17 +103,20 @@ def attention_fast(std: DramStandard, channel_seq_lens, shape, phases, row_buffe
     read_done = np.full(nch, -1, dtype=np.int64)
     active = 0
     for ch, lens in enumerate(channel_seq_lens):
-        cyc, accs = [], []
+        cyc, accs, sizes = [], [], []
         for p in phases:
             c, k, acc = pim_channel_cycles(std, lens, shape, p, ctrl.refresh)
             cyc.append(c)
             accs.append(acc)
             counts += k
+            # the phase's PIM program length: reads split across phases like command level
+            sizes.append(max(int(k[[C.GWRITE, C.G_ACT, C.PIM_PRE, C.P_HEADER,
+                                    C.COMPS_READRES]].sum()), 1))
         rbytes = int(reads[ch]) if reads else 0
         offset = 0
         for j, c in enumerate(cyc):
-            share = rbytes * max(c, 1) // max(sum(cyc), 1) if j < len(cyc) - 1 else \
-                rbytes - sum(rbytes * max(x, 1) // max(sum(cyc), 1) for x in cyc[:-1])
+            share = rbytes * sizes[j] // sum(sizes) if j < len(cyc) - 1 else \
+                rbytes - sum(rbytes * x // sum(sizes) for x in sizes[:-1])
             if share:
                 rc = reads_cycles(std, share, ctrl.refresh)
                 nread = -(-share // std.org.burst_bytes)
