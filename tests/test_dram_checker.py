@@ -81,3 +81,38 @@ def test_planted_violations_are_reported():
                     [20, C.COMPS_READRES, -1, -1, -1, -1, 8, 0]], dtype=np.int64)
     rules = {v.rule for v in check_log(std, pim)}
     assert "PIM rows not open" in rules
+
+
+def _perturbed_standard(tmp_path, seed):
+    """A consistent but unusual timing table (same rules as hbm2-neupims)."""
+    rng = np.random.default_rng(seed)
+    t = {"nBL": int(rng.integers(1, 5)), "nCL": int(rng.integers(5, 30)),
+         "nCWL": int(rng.integers(2, 12)), "nRCDRD": int(rng.integers(5, 30)),
+         "nRCDWR": int(rng.integers(5, 30)), "nRP": int(rng.integers(5, 30)),
+         "nRRD_S": int(rng.integers(1, 8)), "nWR": int(rng.integers(5, 30)),
+         "nCCD_S": int(rng.integers(1, 4)), "nWTR_S": int(rng.integers(1, 8)),
+         "nRTP_S": int(rng.integers(1, 8)), "nRTRS": int(rng.integers(0, 3)),
+         "nRFC": int(rng.integers(50, 400))}
+    t["nRAS"] = max(t["nRCDRD"], t["nRCDWR"]) + int(rng.integers(1, 30))
+    t["nRC"] = t["nRAS"] + t["nRP"] + int(rng.integers(0, 10))
+    t["nRRD_L"] = t["nRRD_S"] + int(rng.integers(0, 4))
+    t["nFAW"] = 4 * t["nRRD_S"] + int(rng.integers(0, 30))
+    t["nCCD_L"] = t["nCCD_S"] + int(rng.integers(0, 3))
+    t["nWTR_L"] = t["nWTR_S"] + int(rng.integers(0, 6))
+    t["nRTP_L"] = t["nRTP_S"] + int(rng.integers(0, 4))
+    t["nREFI"] = t["nRFC"] * int(rng.integers(3, 20))
+    p = tmp_path / f"perturbed{seed}.yaml"
+    p.write_text(f"name: perturbed{seed}\nbase: hbm2-neupims\ntiming:\n"
+                 + "".join(f"  {k}: {v}\n" for k, v in t.items()))
+    return load_standard(str(p))
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+@pytest.mark.parametrize("row_buffer", ["single", "dual"])
+def test_engine_is_clean_under_perturbed_timing_tables(tmp_path, seed, row_buffer):
+    std = _perturbed_standard(tmp_path, seed)
+    lg = _random_dram_log(std, row_buffer, 3_000, seed, "open", rows=6)
+    assert check_log(std, lg, row_buffer) == []
+    lg = pim_mixed_log(std, row_buffer, [400, 1200], 150_000, seed, random_reads=800,
+                       phase=seed % 2)[1]
+    assert check_log(std, lg, row_buffer) == []
