@@ -120,23 +120,25 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(tmp_path, cluster):
 
 
 def _kill_one_worker_mid_sweep(tmp_path, backend, pids_of):
-    spec, doc = load_spec(write_spec(tmp_path / "slow.yaml", grid=GRID_80,
+    # the 200-point grid (batch x PIM on/off x channels x model) on the roofline, with a
+    # 10 ms sleep per point so that points are in flight when the worker dies
+    spec, doc = load_spec(write_spec(tmp_path / "slow.yaml",
                                      evaluator="sweep_support:SlowRoofline",
-                                     base={"seq_len": 300, "delay_s": 0.02}))
+                                     base={"seq_len": 300, "delay_s": 0.01}))
     store = Store(tmp_path / "r.db")
     done, killed = [], []
 
     def kill_at_40(rec):
         done.append(rec["key"])
-        if len(done) == 20:   # 20 of 80 points stored, the rest in flight or queued
+        if len(done) == 40:   # 40 of 200 points stored, the rest in flight or queued
             pid = pids_of()[0]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
     s = run_sweep(spec, store, backend, doc=doc, on_result=kill_at_40)
     assert killed, "the worker was never killed"
-    assert (s.total, s.ok, s.failed) == (80, 80, 0)
-    _records_unique(store, s.run_id, 80)
+    assert (s.total, s.ok, s.failed) == (200, 200, 0)
+    _records_unique(store, s.run_id, 200)
     points = {p.key: p for p in expand(spec, doc).points}
     for key, data in load_points(store, s.run_id).items():
         ref = evaluate_point("roofline", key,
