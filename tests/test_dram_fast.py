@@ -94,7 +94,8 @@ def test_pim_fast_kernel_equals_its_twin():
                 t.nRCDRD, t.nRAS, t.nRP, t.nRRD_S, t.nRRD_L, t.nFAW, 4, 4, p.nCOMP, p.comps_min,
                 p.nGWRITE, t.nRFC, t.nREFI, 1)
         c1, c2 = np.zeros(15, np.int64), np.zeros(15, np.int64)
-        a1, a2 = np.zeros(2, np.int64), np.zeros(2, np.int64)
-        assert attention_fast_channel(*args, c1, a1) == attention_fast_channel_py(*args, c2, a2)
+        a1, a2 = np.zeros(3, np.int64), np.zeros(3, np.int64)
+        assert attention_fast_channel(*args, c1, a1, 18) == \
+            attention_fast_channel_py(*args, c2, a2, 18)
         np.testing.assert_array_equal(c1, c2)
         np.testing.assert_array_equal(a1, a2)

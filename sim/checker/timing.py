@@ -48,6 +48,7 @@ class _Channel:
         self.comps_end = NEVER
         self.last_ref = [0] * o.pseudo_channels
         self.last_cycle = NEVER
+        self.bus: deque = deque()  # data-bus bursts (start, end) not yet over
 
     def bank(self, rank: int, bg: int, bank: int) -> int:
         return (rank * self.nbg + bg) * self.nbpg + bank
@@ -88,6 +89,19 @@ def check_log(std: DramStandard, log: np.ndarray, row_buffer: str = "dual",
         if cyc == st.last_cycle:
             bad("command bus", "two commands in one cycle on one channel")
         st.last_cycle = cyc
+
+        def data(lo: int, hi: int, _st=st, _c=cyc) -> None:
+            """The data bus carries one burst at a time (RD, WR, GWRITE, READRES)."""
+            while _st.bus and _st.bus[0][1] <= _c:
+                _st.bus.popleft()
+            for a, b_ in _st.bus:
+                if a < hi and lo < b_:
+                    bad("data bus", f"burst [{lo}, {hi}) overlaps [{a}, {b_})")
+                    break
+            _st.bus.append((lo, hi))
+            if len(_st.bus) > 1 and _st.bus[-2][1] > hi:
+                _st.bus = deque(sorted(_st.bus, key=lambda x: x[1]))
+
         b = st.bank(rank, bg, bk) if bk >= 0 else -1
         gg = rank * st.nbg + bg if bg >= 0 else -1
         L, LB, LR, LC = st.last, st.last_bg, st.last_rank, st.last_ch
@@ -149,6 +163,8 @@ def check_log(std: DramStandard, log: np.ndarray, row_buffer: str = "dual",
                 need(LR[("RD", rank)] + rd_to_wr_same, "RD->WR turnaround")
                 need(other_ranks("RD") + t.nCL + t.nBL + t.nRTRS - t.nCWL, "RD->WR other rank")
             need(LC["GWRITE"] + p.nGWRITE_BUS, "nGWRITE_BUS")
+            lat = t.nCL if is_rd else t.nCWL
+            data(cyc + lat, cyc + lat + t.nBL)
             kind = "RD" if is_rd else "WR"
             L[(kind, b)] = LB[(kind, gg)] = LR[(kind, rank)] = LC[kind] = cyc
             if code in (C.RDA, C.WRA):
@@ -224,6 +240,7 @@ def check_log(std: DramStandard, log: np.ndarray, row_buffer: str = "dual",
                 LC["COMP"] = cyc
             else:
                 st.comps_end = cyc + p.nCOMP * (max(arg, p.comps_min) + 1)
+                data(st.comps_end - t.nBL, st.comps_end)   # the READRES burst
         elif code == C.PIM_PRE:
             if st.pim_row[b] < 0:
                 bad("PIM row not open", f"PIM_PRECHARGE of bank {b} with no PIM row")
@@ -237,6 +254,7 @@ def check_log(std: DramStandard, log: np.ndarray, row_buffer: str = "dual",
             need(LC["RD"] + rd_to_wr_same, "RD->GWRITE turnaround")
             need(LC["WR"] + t.nBL, "nBL (WR->GWRITE)")
             need(LC["READRES"] + t.nBL, "nBL (READRES->GWRITE)")
+            data(cyc + t.nCWL, cyc + t.nCWL + p.nGWRITE_BUS)
             LC["GWRITE"] = cyc
         elif code == C.P_HEADER:
             need(LC["GWRITE"] + p.nGWRITE, "nGWRITE")

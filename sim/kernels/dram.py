@@ -229,6 +229,10 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     prev_block = False
     # guard[c, p]: cycles a normal command c pushes a pending PIM command p back (rank/channel
     # level); a normal command that would delay the PIM program's head does not issue
+    # data bus: end of the last normal burst, and the READRES slot of the last COMPS_READRES
+    bus_end = np.int64(0)
+    rr_lo = np.int64(-1)
+    rr_hi = np.int64(-1)
     faw_on = win_count > 0 and win_weight[ACT] > 0
     faw_idx = win_count - win_weight[ACT] if faw_on else 0
     guard = np.zeros((NCMD, NCMD), dtype=np.int64)
@@ -335,6 +339,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
         pim_rt = INF
         pim_ck = 0
         pim_rank = -1
+        pim_dur = 0
         if p_idx < m:
             c = p_cmd[p_idx]
             tg = p_tgt[p_idx]
@@ -367,6 +372,11 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                     hv = hist[rr, win_count - w] + win_cycles
                     if hv > rt:
                         rt = hv
+                if ck == COMPS_READRES:
+                    k = p_arg[p_idx]
+                    pim_dur = nCOMP * ((k if k > comps_min else comps_min) + 1)
+                    if rt + pim_dur - nBL < bus_end:  # its READRES burst follows the last burst
+                        rt = bus_end - pim_dur + nBL
                 if rt < rt0:
                     rt = rt0
                 pim_rt = rt
@@ -434,10 +444,19 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 rt = tmin
             if dual == 0 and rt < pim_busy:
                 rt = pim_busy
+            if rr_hi > rt and c != ACT and c != PRE:
+                lat = nCL if (c == RD or c == RDA) else nCWL
+                if rt + lat < rr_hi and rt + lat + nBL > rr_lo:
+                    rt = rr_hi - lat      # data would collide with the READRES burst
             if pim_rt < INF:
                 # PIM first: skip a normal command that would push the PIM head back
                 if rt + guard[c, pim_ck] > pim_rt:
                     continue
+                if pim_ck == COMPS_READRES and c != ACT and c != PRE:
+                    # its burst must end before the READRES burst of the pending MAC
+                    lat = nCL if (c == RD or c == RDA) else nCWL
+                    if rt + lat + nBL - pim_dur + nBL > pim_rt:
+                        continue
                 if c == ACT and pim_ck == G_ACT and b // nb_rank == pim_rank and win_count > 0:
                     kw = win_count - win_weight[G_ACT]
                     nv = rt + win_cycles if kw == 0 else hist[pim_rank, kw - 1] + win_cycles
@@ -587,6 +606,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             link[q] = -1
             if done[q] > normal_end:
                 normal_end = done[q]
+            if done[q] > bus_end:
+                bus_end = done[q]
             served += 1
             if missed[q] == 0:
                 hits += 1
@@ -622,6 +643,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             k = p_arg[p_idx - 1]
             dur = nCOMP * ((k if k > comps_min else comps_min) + 1)
             pim_busy = t + dur
+            rr_hi = t + dur
+            rr_lo = rr_hi - nBL
             counts[COMP] += k
             counts[READRES] += 1
             if pim_busy > pim_end:

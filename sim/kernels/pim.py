@@ -107,7 +107,8 @@ def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nb
 @njit(cache=True)
 def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_ref, last_pre_rank,
                 refresh_on, nranks, nbg, nbpg, ks, nk, header, nRCDRD, nRAS, nRP, nRRD_S,
-                nRRD_L, nFAW, win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t, acc):
+                nRRD_L, nFAW, win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t, acc,
+                read_gap):
     """Closed-form timing of one row-open block (G_ACT x groups, COMPS_READRES x nk,
     PIM_PRECHARGE x banks); returns the cycle after the last PIM_PRECHARGE."""
     x = t_free
@@ -152,9 +153,17 @@ def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_re
         c = last + 2
     acc[0] += c - gact_t[0]
     c0 = c
+    prev_d = 0
     for i in range(nk):
         k = ks[i]
-        c += nCOMP * ((k if k > comps_min else comps_min) + 1)
+        d = nCOMP * ((k if k > comps_min else comps_min) + 1)
+        c += d
+        acc[2] += d
+        if i > 0 and read_gap > d:
+            # a read's burst must end before this MAC's READRES burst: the last
+            # read_gap - d cycles of the previous MAC carry no reads
+            acc[2] -= min(prev_d, read_gap - d)
+        prev_d = d
     acc[1] += c - c0
     p = c - 1
     j = 0
@@ -176,11 +185,12 @@ def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_re
 def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nbg, nbpg,
                            row_bytes, gb_bytes, mult, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
                            win_count, g_weight, nCOMP, comps_min, nGWRITE, nRFC, nREFI,
-                           refresh_on, counts, acc):
+                           refresh_on, counts, acc, read_gap):
     """Fast path: stage cycles of one channel from per-block closed forms (no per-command
-    event loop). ``counts`` (int64[15]) receives the command counts; ``acc`` (int64[2]) the
-    cycles spent opening rows (first G_ACT to first MAC) and in all-bank MACs. Returns
-    cycles."""
+    event loop). ``counts`` (int64[15]) receives the command counts; ``acc`` (int64[3]) the
+    cycles spent opening rows (first G_ACT to first MAC), in all-bank MACs, and in MACs during
+    which a normal read may issue (its burst, ``read_gap`` = nCL + 2 nBL cycles after issue,
+    must end before the next MAC's READRES burst). Returns cycles."""
     nbanks = nranks * nbg * nbpg
     ngroups = nranks * nbg
     gb_elems = gb_bytes // dtype_bytes
@@ -225,7 +235,7 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
                                     next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg, ks,
                                     nk, kr == 0, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
                                     win_count, g_weight, nCOMP, comps_min, nRFC, nREFI, gact_t,
-                                    acc)
+                                    acc, read_gap)
                     nblocks += 1
                     counts[COMPS_READRES] += nk
                     counts[10] += nk * k_logit
@@ -247,7 +257,7 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
                                         next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg,
                                         ks, 1, False, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
                                         win_count, g_weight, nCOMP, comps_min, nRFC, nREFI,
-                                        gact_t, acc)
+                                        gact_t, acc, read_gap)
                         nblocks += 1
                         counts[COMPS_READRES] += 1
                         counts[10] += k

@@ -4,7 +4,9 @@ Each row-open block (G_ACT of every bank group under nRRD/nFAW, nRCDRD, the COMP
 hold times, one PIM_PRECHARGE per bank under nRAS, nRP before the next G_ACT) and each GWRITE
 (nGWRITE) is timed by formula; refresh enters where a rank's deadline falls before its next
 G_ACT. Concurrent NPU reads: with dual row buffers PIM keeps priority and the reads flow at
-their solo rate while the banks compute, at a per-standard measured share while rows open
+their solo rate while the banks compute (except the last nCL + 2 nBL cycles of each MAC, when
+a read's burst would collide with the READRES burst), at a per-standard measured share while
+rows open
 (:func:`open_phase_flow`), not during PIM_PRECHARGE bursts and GWRITEs, then alone after PIM
 ends; with a single row buffer they serialise with PIM. Error against command level is measured in tests/test_pim_fast.py.
 """
@@ -25,18 +27,18 @@ from sim.kernels.pim import attention_fast_channel
 # Measured bound of |fast - command| / command on the regression set (PIM-only stages).
 ERROR_BOUND_PIM = 0.02
 # With concurrent NPU reads the fast path is a coarser model: bound on the stage cycles
-# (measured up to 1.8 %; per channel and phase up to 3.9 %, NPU-reads-done cycle up to 3.5 %).
+# (measured up to 2.1 %; per channel and phase up to 3.3 %, NPU-reads-done cycle up to 3.5 %).
 ERROR_BOUND_MIXED = 0.05
 
 
 def pim_channel_cycles(std: DramStandard, seq_lens: Sequence[int], shape, phase: int,
                        refresh: bool = True) -> tuple[int, np.ndarray, np.ndarray]:
     """Fast-path cycles of one channel's phase, its command counts, and (row-opening cycles,
-    all-bank MAC cycles)."""
+    all-bank MAC cycles, MAC cycles usable by reads)."""
     o, t, p = std.org, std.timing, std.pim
     tb = std.tables("dual")
     counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
-    acc = np.zeros(2, dtype=np.int64)
+    acc = np.zeros(3, dtype=np.int64)
     lens = np.asarray([int(s) for s in seq_lens], dtype=np.int64)
     cyc = attention_fast_channel(
         lens, phase, shape.heads, shape.d_k, shape.e_tp, shape.dtype_bytes, o.pseudo_channels,
@@ -44,7 +46,7 @@ def pim_channel_cycles(std: DramStandard, seq_lens: Sequence[int], shape, phase:
         p.multipliers_per_bank, t.nRCDRD, t.nRAS, t.nRP, t.nRRD_S, t.nRRD_L,
         tb.win_cycles if tb.win_count else 0, max(tb.win_count, 1),
         int(tb.win_weight[C.G_ACT]) if tb.win_count else 1, p.nCOMP, p.comps_min, p.nGWRITE,
-        t.nRFC, t.nREFI, int(refresh), counts, acc)
+        t.nRFC, t.nREFI, int(refresh), counts, acc, t.nCL + 2 * t.nBL)
     return int(cyc), counts, acc
 
 
@@ -88,7 +90,7 @@ def open_phase_flow(std: DramStandard, refresh: bool = True) -> float:
                           cmd, tgt, arg)
         solo = reads_cycles(std, nbytes, refresh) / len(a)
         flow = (out.done <= c).sum() * solo / c
-        x = (flow * c - acc[1]) / max(acc[0], 1)
+        x = (flow * c - acc[2]) / max(acc[0], 1)
         _FLOW_OPEN[key] = float(min(max(x, 0.0), 1.0))
     return _FLOW_OPEN[key]
 
@@ -129,7 +131,7 @@ def attention_fast(std: DramStandard, channel_seq_lens, shape, phases, row_buffe
                     # (all-bank MACs) and at half pace while rows open, not during the
                     # PIM_PRECHARGE bursts and GWRITEs; after PIM ends they run alone.
                     x = open_phase_flow(std, ctrl.refresh)
-                    flow = (accs[j][1] + x * accs[j][0]) / max(c, 1)
+                    flow = (accs[j][2] + x * accs[j][0]) / max(c, 1)
                     if flow > 0 and rc <= flow * c:
                         done = int(rc / flow)
                         total = c
