@@ -100,8 +100,13 @@ class DecodeIterationConfig:
 
 
 class DecodeIteration(Evaluator):
-    """``get_design(...).decode_iteration(model, seq_lens)``; energy per token counts every
-    device of the tensor-parallel group (the simulator reports one device)."""
+    """``get_design(...).decode_iteration(model, seq_lens)``.
+
+    throughput = batch / iteration time, where with pipeline parallelism the iteration time
+    is the latency through all stages (no overlap of micro-batches: a lower bound on a
+    pipelined system's throughput). Energy per token counts every device of the
+    tensor-parallel group (the simulator reports one device's layers across the pipeline).
+    """
 
     name = "decode-iteration"
     version = "1"
