@@ -21,7 +21,7 @@ from sim.dram import commands as C
 from sim.dram.controller import ControllerConfig
 from sim.dram.energy import energy_breakdown
 from sim.dram.standard import DramStandard
-from sim.kernels.dram import stream_fast_channel
+from sim.kernels.dram import SEQ_I, seq_state_init, stream_fast_channel, stream_seq_run
 from sim.kernels.pim import attention_fast_channel
 
 # Measured bound of |fast - command| / command on the regression set (PIM-only stages).
@@ -50,9 +50,80 @@ def pim_channel_cycles(std: DramStandard, seq_lens: Sequence[int], shape, phase:
     return int(cyc), counts, acc
 
 
+class _SeqReads:
+    """Timings of one channel's sequential NPU read stream (the layout of
+    ``npu_read_requests``) for any length: the stream is timed once up to a horizon with
+    checkpoints of the controller state every ``every`` bursts; a query of ``n`` bursts resumes
+    from the last checkpoint that no decision after ``n`` could have changed and runs at most
+    ``every + queue`` bursts. Exactly :func:`stream_fast_channel` on the laid-out requests."""
+
+    QUEUE = 32
+
+    def __init__(self, std: DramStandard, refresh: bool) -> None:
+        from sim.dram.mapping import AddressMapping
+
+        o, t = std.org, std.timing
+        amap = AddressMapping.of(std, std.address_mapping)
+        ids = {"ro": 0, "ra": 1, "bg": 2, "ba": 3, "co": 5}
+        lsb = [amap.scheme[i:i + 2] for i in range(10, -1, -2) if amap.scheme[i:i + 2] != "ch"]
+        self.fields = np.array([ids[f] for f in lsb], dtype=np.int64)
+        self.widths = np.array([amap.widths[f] for f in lsb], dtype=np.int64)
+        self.nbanks = o.pseudo_channels * o.bank_groups * o.banks_per_group
+        self.geom = (o.bank_groups, o.banks_per_group, o.pseudo_channels, o.rows // 2)
+        self.timing = (t.nBL, t.nCCD_S, t.nCCD_L, t.nRTRS, t.nRCDRD, t.nCL, t.nRAS, t.nRP,
+                       t.nRTP_L, t.nRFC, t.nREFI, int(refresh), self.QUEUE)
+        self.nREFI = t.nREFI
+        self.horizon = 0
+        self.every = 1
+        self.ckpts = np.zeros((0, 0), dtype=np.int64)
+        self.memo: dict[int, int] = {}
+
+    def _init_state(self) -> np.ndarray:
+        return seq_state_init(self.nbanks, self.geom[2], self.nREFI)
+
+    def _build(self, n: int) -> None:
+        horizon = max(n + self.QUEUE + 1, 2 * self.horizon, 1 << 16)
+        every = max(1024, horizon // 4096)
+        ckpts = np.zeros((horizon // every + 2, len(self._init_state())), dtype=np.int64)
+        _, nck = stream_seq_run(self._init_state(), horizon, every, ckpts, self.fields,
+                                self.widths, *self.geom, *self.timing)
+        self.horizon, self.every, self.ckpts = horizon, every, ckpts[:nck]
+
+    def cycles(self, n: int) -> int:
+        if n <= 0:
+            return 0
+        if n in self.memo:
+            return self.memo[n]
+        if n + self.QUEUE + 1 > self.horizon:
+            self._build(n)
+        # latest checkpoint at request index <= n - queue - 1 (the ones before it never looked
+        # at requests past n)
+        idx = np.searchsorted(self.ckpts[:, SEQ_I], n - self.QUEUE - 1, side="right") - 1
+        state = self.ckpts[idx].copy() if idx >= 0 else self._init_state()
+        out, _ = stream_seq_run(state, n, 0, self.ckpts[:0], self.fields, self.widths,
+                                *self.geom, *self.timing)
+        self.memo[n] = int(out)
+        return int(out)
+
+
+_SEQ_READS: dict[tuple, _SeqReads] = {}
+
+
 def reads_cycles(std: DramStandard, nbytes: int, refresh: bool = True) -> int:
     """A channel's sequential NPU reads alone (the layout of ``npu_read_requests``), timed by
-    the stream closed form."""
+    the stream closed form (:func:`stream_fast_channel`, via resumable checkpoints)."""
+    if nbytes <= 0:
+        return 0
+    o, t = std.org, std.timing
+    key = (o, t, std.address_mapping, bool(refresh))
+    seq = _SEQ_READS.get(key)
+    if seq is None:
+        seq = _SEQ_READS[key] = _SeqReads(std, refresh)
+    return seq.cycles(-(-int(nbytes) // o.burst_bytes))
+
+
+def reads_cycles_reference(std: DramStandard, nbytes: int, refresh: bool = True) -> int:
+    """:func:`reads_cycles` the long way: lay the requests out and run the stream kernel."""
     if nbytes <= 0:
         return 0
     from sim.pim.attention import npu_read_requests
@@ -65,7 +136,7 @@ def reads_cycles(std: DramStandard, nbytes: int, refresh: bool = True) -> int:
     return int(stream_fast_channel(a, rank, bg, bank, row, False, o.bank_groups,
                                    o.banks_per_group, o.pseudo_channels, t.nBL, t.nCCD_S,
                                    t.nCCD_L, t.nRTRS, t.nRCDRD, t.nCL, t.nRAS, t.nRP, t.nRTP_L,
-                                   t.nRFC, t.nREFI, int(refresh), 32))
+                                   t.nRFC, t.nREFI, int(refresh), _SeqReads.QUEUE))
 
 
 _FLOW_OPEN: dict[tuple[int, bool], float] = {}
