@@ -412,6 +412,21 @@ class Store:
         return [Event(t, n, s, d, None if x is None else json.loads(x)) for t, n, s, d, x in rows]
 
 
+@contextmanager
+def optional_run(db: str | Path | None, kind: str, config: Any, name: str = ""
+                 ) -> Iterator[tuple[Store | None, int | None]]:
+    """:meth:`Store.run` on the store at ``db``; ``(None, None)`` when ``db`` is None.
+
+    For commands with ``--no-store``: the body runs the same either way.
+    """
+    if db is None:
+        yield None, None
+        return
+    store = open_store(db)
+    with store.run(kind, config, name=name) as run_id:
+        yield store, run_id
+
+
 def open_store(path: str | Path | None) -> Store:
     """Open the store named by ``--db`` (default ``./neumelt.db``)."""
     return Store(path or "neumelt.db")

@@ -107,3 +107,17 @@ def test_processes_creating_one_store_at_once(tmp_path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0] * 6
     assert len(Store(path).list_runs()) == 6
+
+
+def test_optional_run_records_or_stays_out_of_the_way(tmp_path):
+    from neumelt.store import optional_run
+
+    with optional_run(None, "sim", {"a": 1}) as (store, run_id):
+        assert store is None and run_id is None
+    db = tmp_path / "o.db"
+    with pytest.raises(ValueError), optional_run(db, "sim", {"a": 1}) as (store, run_id):
+        store.add_metric(run_id, "cycles", 5.0, "cycles", "simulated", "neupims/fast")
+        raise ValueError("bad batch")
+    (run,) = Store(db).list_runs()
+    assert run.status == "failed" and "bad batch" in run.error
+    assert Store(db).metrics(run.id)[0].value == 5.0

@@ -73,14 +73,10 @@ def _step(args: argparse.Namespace) -> int:
     config = {**design.config(), "model": model.name, "batch": batch.source,
               "batch_size": len(batch.seq_lens), "phase": args.phase,
               "layers": args.layers, "seed": args.seed}
-    store = None
-    run_id = None
-    if not args.no_store:
-        from neumelt.store import open_store
+    from neumelt.store import optional_run
 
-        store = open_store(args.db)
-        run_id = store.start_run("sim", config, name=f"step {args.design} {model.name}")
-    try:
+    with optional_run(None if args.no_store else args.db, "sim", config,
+                      name=f"step {args.design} {model.name}") as (store, run_id):
         if args.phase == "prefill":
             res = design.prefill(model, batch.seq_lens)
         else:
@@ -91,15 +87,6 @@ def _step(args: argparse.Namespace) -> int:
             from sim.designs.record import record_result
 
             record_result(store, run_id, res)
-            store.finish_run(run_id, "done")
-    except KeyboardInterrupt:
-        if store is not None:
-            store.finish_run(run_id, "interrupted")
-        raise
-    except Exception as exc:
-        if store is not None:
-            store.finish_run(run_id, "failed", error=str(exc))
-        raise
     if args.trace:
         from sim.designs.trace import write_chrome_trace
 

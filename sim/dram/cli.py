@@ -77,13 +77,10 @@ def _run(args: argparse.Namespace) -> int:
               "trace_format": trace.format, "requests": len(trace), "mapping": mapping,
               "page_policy": args.page_policy, "fidelity": args.fidelity, "queue": args.queue,
               "refresh": not args.no_refresh}
-    store = run_id = None
-    if not args.no_store:
-        from neumelt.store import open_store
+    from neumelt.store import optional_run
 
-        store = open_store(args.db)
-        run_id = store.start_run("sim", config, name=f"dram {std.name} {trace.source}")
-    try:
+    with optional_run(None if args.no_store else args.db, "sim", config,
+                      name=f"dram {std.name} {trace.source}") as (store, run_id):
         res = simulate_requests(std, trace.arrival, trace.address, trace.is_write,
                                 mapping=mapping, controller=ctrl, fidelity=args.fidelity,
                                 log_capacity=(4 * len(trace) + 10_000)
@@ -99,15 +96,6 @@ def _run(args: argparse.Namespace) -> int:
         src = f"simulated ({std.name}/{res.fidelity})"
         if store is not None:
             _store(store, run_id, res, std, violations)
-            store.finish_run(run_id, "done")
-    except KeyboardInterrupt:
-        if store is not None:
-            store.finish_run(run_id, "interrupted")
-        raise
-    except Exception as exc:
-        if store is not None:
-            store.finish_run(run_id, "failed", error=str(exc))
-        raise
     if args.json:
         out = res.summary()
         out.update({"run_id": run_id, "provenance": "simulated",
