@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from neumelt.errors import InputError
+from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.gpu.config import GpuHw
 from sim.gpu.roofline import gpu_decode_attention, gpu_op_timing, gpu_prefill_attention
@@ -47,24 +47,14 @@ class GpuDesign:
     def decode_iteration(self, model, seq_lens: Sequence[int],
                          channel_idx: Sequence[int] | None = None,
                          layers: int | None = None) -> IterationResult:
-        from workloads.models import load_model
-
-        model = load_model(model) if isinstance(model, str) else model
-        seq = tuple(int(s) for s in seq_lens)
-        if not seq or min(seq) <= 0:
-            raise InputError("a decode batch needs at least one request with seq_len > 0",
-                             key="seq_lens")
+        model = resolve_model(model)
+        seq = decode_lengths(seq_lens)
         return _run(self, model, "decode", len(seq), sum(seq), (), layers,
                     self.parallelism(model))
 
     def prefill(self, model, prompt_lens: Sequence[int]) -> IterationResult:
-        from workloads.models import load_model
-
-        model = load_model(model) if isinstance(model, str) else model
-        lens = tuple(sorted(int(x) for x in prompt_lens))
-        if not lens or min(lens) <= 0:
-            raise InputError("prefill needs at least one prompt with length > 0",
-                             key="prompt_lens")
+        model = resolve_model(model)
+        lens = prefill_lengths(prompt_lens)
         return _run(self, model, "prefill", sum(lens), 0, lens, None, self.parallelism(model))
 
 

@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any
 
 from neumelt.errors import InputError
+from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.gpu.config import GpuHw
 from sim.gpu.roofline import gpu_decode_attention, gpu_op_timing, gpu_prefill_attention
@@ -206,26 +207,20 @@ class GpuOverlapDesign:
                          channel_idx: Sequence[int] | None = None,
                          layers: int | None = None) -> IterationResult:
         """One decode step of the batch (context lengths in tokens)."""
-        model = _model(model)
-        seq = tuple(sorted(int(s) for s in seq_lens))
-        if not seq or seq[0] <= 0:
-            raise InputError("a decode batch needs at least one request with seq_len > 0",
-                             key="seq_lens")
+        model = resolve_model(model)
+        seq = decode_lengths(seq_lens, sort=True)
         return _cached(self, model, "decode", seq, layers)
 
     def prefill(self, model: Any, prompt_lens: Sequence[int]) -> IterationResult:
-        model = _model(model)
-        lens = tuple(sorted(int(x) for x in prompt_lens))
-        if not lens or lens[0] <= 0:
-            raise InputError("prefill needs at least one prompt with length > 0",
-                             key="prompt_lens")
+        model = resolve_model(model)
+        lens = prefill_lengths(prompt_lens)
         return _cached(self, model, "prefill", lens, None)
 
     def mixed_iteration(self, model: Any, seq_lens: Sequence[int],
                         prompt_lens: Sequence[int]) -> IterationResult:
         """Decode of ``seq_lens`` and prefill of ``prompt_lens`` in one iteration (the
         dense batches NanoFlow serves): GEMMs see all rows at once."""
-        model = _model(model)
+        model = resolve_model(model)
         seq = tuple(sorted(int(s) for s in seq_lens))
         lens = tuple(sorted(int(x) for x in prompt_lens))
         if not seq:
@@ -236,7 +231,7 @@ class GpuOverlapDesign:
 
     def fraction_of_optimal(self, model: Any, seq_lens: Sequence[int]) -> float:
         """Achieved decode throughput / roofline-optimal throughput (0..1)."""
-        model = _model(model)
+        model = resolve_model(model)
         par = self.parallelism(model)
         seq = tuple(sorted(int(s) for s in seq_lens))
         p = plan_layer(self.hw, model, par.tp, seq=seq, nano_batches=self.nano_batches,
@@ -300,13 +295,6 @@ class GpuOverlapDesign:
                       "network_s": plan.network_s, "flops_per_layer": flops,
                       "hbm_bytes_per_layer": hbm},
             notes=tuple(notes))
-
-
-def _model(model: Any) -> Any:
-    if isinstance(model, str):
-        from workloads.models import load_model
-        return load_model(model)
-    return model
 
 
 @lru_cache(maxsize=4096)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from neumelt.errors import InputError
+from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.mapping.blocks import AttentionDims, attention_dims, decoder_block
 from sim.mapping.parallel import Parallelism, check_parallelism, default_parallelism
@@ -186,13 +187,8 @@ class NpuDesign:
                          channel_idx: Sequence[int] | None = None,
                          layers: int | None = None) -> IterationResult:
         """One decode step of the batch (context lengths ``seq_lens``, tokens)."""
-        from workloads.models import load_model
-
-        model = load_model(model) if isinstance(model, str) else model
-        seq = tuple(int(s) for s in seq_lens)
-        if not seq or min(seq) <= 0:
-            raise InputError("a decode batch needs at least one request with seq_len > 0",
-                             key="seq_lens")
+        model = resolve_model(model)
+        seq = decode_lengths(seq_lens)
         par = self.parallelism(model)
         dims = attention_dims(model, par.tp)
         chans = self._channels_for(seq, channel_idx, dims) if self.pim else None
@@ -200,14 +196,9 @@ class NpuDesign:
 
     def prefill(self, model, prompt_lens: Sequence[int]) -> IterationResult:
         """Prefill of the prompts (all on the NPU: attention is a GEMM, no PIM)."""
-        from workloads.models import load_model
-
-        model = load_model(model) if isinstance(model, str) else model
-        lens = tuple(int(x) for x in prompt_lens)
-        if not lens or min(lens) <= 0:
-            raise InputError("prefill needs at least one prompt with length > 0",
-                             key="prompt_lens")
-        return _prefill_cached(self, model, tuple(sorted(lens)), self.parallelism(model))
+        model = resolve_model(model)
+        lens = prefill_lengths(prompt_lens)
+        return _prefill_cached(self, model, lens, self.parallelism(model))
 
     def _key(self) -> tuple:
         return (self.name, self.hw, self.pim, self.row_buffer, self.channels,
