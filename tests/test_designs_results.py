@@ -200,3 +200,15 @@ def test_batches_from_length_tables_are_seeded_and_bounded():
     assert sum(alpaca.seq_lens) < sum(a.seq_lens) / 2
     with pytest.raises(InputError):
         parse_batch("0", lengths="sharegpt")
+
+
+def test_gpu_overlap_is_reachable_by_name():
+    from sim.designs import ALL_DESIGNS
+    from sim.designs.gpu_overlap import GpuOverlapDesign
+
+    assert "gpu-overlap" in ALL_DESIGNS
+    design = get_design("gpu-overlap", hw="h100-sxm", tp=1)
+    assert isinstance(design, GpuOverlapDesign) and design.hw.name == "h100-sxm"
+    plain = get_design("gpu", hw="h100-sxm", tp=1).decode_iteration("gpt3-7b", [512] * 64)
+    overlap = design.decode_iteration("gpt3-7b", [512] * 64)
+    assert 0 < overlap.total_cycles <= plain.total_cycles * 1.0001

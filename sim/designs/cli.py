@@ -12,7 +12,7 @@ def register(sub, common) -> None:
         description="Simulate one batched decode iteration (default: one decoder block) and "
                     "print its stage table; the run goes to the results store.")
     p.add_argument("--design", default="neupims",
-                   choices=("gpu", "npu", "npu-pim", "neupims"))
+                   choices=("gpu", "gpu-overlap", "npu", "npu-pim", "neupims"))
     p.add_argument("--model", default="gpt3-7b", help="model preset or YAML (default gpt3-7b)")
     p.add_argument("--hw", default=None,
                    help="hardware preset (npu-neupims, a100-40gb, h100-sxm) or YAML; "

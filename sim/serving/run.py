@@ -100,10 +100,7 @@ SERVING_DESIGNS = ("gpu", "gpu-overlap", "npu", "npu-pim", "neupims")
 def get_serving_design(name: str, *, hw: str | None = None, row_buffer: str | None = None,
                        channels: str | None = None, sub_batch: bool | None = None,
                        fidelity: str = "fast", tp: int | None = None, pp: int | None = None):
-    """``sim.designs.get_design`` plus ``gpu-overlap`` (NanoFlow-style, this package)."""
-    if name == "gpu-overlap":
-        from sim.designs.gpu_overlap import make
-        return make(hw, tp=tp, pp=pp)
+    """``sim.designs.get_design`` with the serving loop's default fidelity (fast)."""
     from sim.designs import get_design
     return get_design(name, hw=hw, row_buffer=row_buffer, channels=channels,
                       sub_batch=sub_batch, fidelity=fidelity, tp=tp, pp=pp)
