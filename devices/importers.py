@@ -55,15 +55,20 @@ def import_tegrastats(store: Store, path: str, interval_s: float = 1.0) -> dict[
     store.set_run_info(run_id, "source", {"tool": "tegrastats", "lines": len(parsed),
                                           "skipped": skipped})
     store.finish_run(run_id, "done")
+    summary = _summary(samples)
+    return {"run_id": run_id, "file": path, "lines": len(parsed), "skipped": skipped,
+            "n_samples": len(samples), "provenance": "measured", "summary": summary,
+            "samples": out_rows}
+
+
+def _summary(samples: list[Sample]) -> list[dict[str, Any]]:
+    """Count and mean of each (source, name, unit) series; unavailable values skipped."""
     acc: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for s in samples:
         if s.value is not None:
             acc[(s.source, s.name, s.unit)].append(s.value)
-    summary = [{"source": k[0], "name": k[1], "unit": k[2], "n": len(v), "mean": sum(v) / len(v)}
-               for k, v in sorted(acc.items())]
-    return {"run_id": run_id, "file": path, "lines": len(parsed), "skipped": skipped,
-            "n_samples": len(samples), "provenance": "measured", "summary": summary,
-            "samples": out_rows}
+    return [{"source": k[0], "name": k[1], "unit": k[2], "n": len(v), "mean": sum(v) / len(v)}
+            for k, v in sorted(acc.items())]
 
 
 IOS_FORMATS = {
@@ -100,12 +105,7 @@ def import_ios(store: Store, path: str, fmt: str, process: str | None = None,
     store.add_samples(run_id, samples)
     store.set_run_info(run_id, "source", {"tool": "pymobiledevice3", "format": fmt})
     store.finish_run(run_id, "done")
-    acc: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for s in samples:
-        if s.value is not None:
-            acc[(s.source, s.name, s.unit)].append(s.value)
-    summary = [{"source": k[0], "name": k[1], "unit": k[2], "n": len(v), "mean": sum(v) / len(v)}
-               for k, v in sorted(acc.items())]
+    summary = _summary(samples)
     return {"run_id": run_id, "file": path, "format": fmt, "lines": len(text.splitlines()),
             "skipped": 0, "n_samples": len(samples),
             "provenance": "estimated" if fmt == "ios-energy" else "measured",
