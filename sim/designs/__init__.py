@@ -14,6 +14,14 @@ npu-pim     PIM, single row buffer, NPU and PIM serialised   channels rr, sub-ba
 neupims     PIM, dual row buffer, sub-batch interleaving     channels greedy, sub-batch on
 ==========  ===============================================  =======================
 
+``baselines`` picks how strong the paper's baselines are: ``ideal`` (default) gives the
+``npu`` design today's batched, tiled attention; ``artifact`` runs the ``npu`` design's
+decode attention as the NeuPIMs artifact's ``npu-only`` branch does (one preloaded GEMV
+instruction chain per request and head, serialised; :func:`sim.npu.attention.
+artifact_npu_attention`). ``npu-pim`` and ``gpu`` are the same under both: the artifact's
+``npu+pim`` slowness is not modelled, and no published figure grounds a PyTorch-A100
+efficiency (see benchmarks/README.md). ``neupims`` and ``gpu-overlap`` ignore it.
+
 ``gpu-overlap`` (NanoFlow-style nano-batching on the GPU roofline, a stronger GPU
 baseline than the paper's) is also available by name; the PIM switches do not apply to it.
 
@@ -31,6 +39,7 @@ from sim.designs.result import IterationResult
 
 DESIGNS: tuple[str, ...] = ("gpu", "npu", "npu-pim", "neupims")
 ALL_DESIGNS: tuple[str, ...] = (*DESIGNS, "gpu-overlap")
+BASELINES: tuple[str, ...] = ("ideal", "artifact")
 
 _DEFAULTS = {
     "gpu": {"hw": "a100-40gb"},
@@ -45,8 +54,12 @@ _DEFAULTS = {
 
 def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None = None,
                channels: str | None = None, sub_batch: bool | None = None,
-               fidelity: str = "command", tp: int | None = None, pp: int | None = None):
+               fidelity: str = "command", tp: int | None = None, pp: int | None = None,
+               baselines: str = "ideal"):
     """A design by name; see the module docstring for the defaults and toggles."""
+    if baselines not in BASELINES:
+        raise InputError(f"invalid baselines {baselines!r}", key="baselines",
+                         expected="'ideal' or 'artifact'")
     from sim.designs.gpu_design import GpuDesign
     from sim.designs.hw import load_hw
     from sim.designs.npu_design import NpuDesign
@@ -87,10 +100,11 @@ def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None =
     return NpuDesign(name, hwo, pim=d["pim"], row_buffer=row_buffer or d["row_buffer"],
                      channels=channels, default_channels=d["channels"],
                      sub_batch=d["sub_batch"] if sub_batch is None else bool(sub_batch),
-                     fidelity=fidelity, tp=tp, pp=pp)
+                     fidelity=fidelity, tp=tp, pp=pp,
+                     baselines=baselines if name == "npu" else "ideal")
 
 
-__all__ = ["ALL_DESIGNS", "DESIGNS", "IterationResult", "clear_caches", "get_design"]
+__all__ = ["ALL_DESIGNS", "BASELINES", "DESIGNS", "IterationResult", "clear_caches", "get_design"]
 
 
 def clear_caches() -> None:
@@ -99,6 +113,7 @@ def clear_caches() -> None:
     from sim.npu import attention, block, gemm
 
     for fn in (gemm.gemm_timing, block.op_timing, attention.npu_attention,
+               attention.artifact_npu_attention,
                npu_design._decode_cached, npu_design._prefill_cached, gpu_design._run,
                pim_call.pim_attention, gpu_overlap._cached):
         fn.cache_clear()

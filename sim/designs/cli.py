@@ -37,6 +37,9 @@ def register(sub, common) -> None:
     p.add_argument("--sub-batch", choices=("on", "off"), default=None,
                    help="sub-batch interleaving of NPU and PIM work")
     p.add_argument("--fidelity", choices=("command", "fast"), default="command")
+    p.add_argument("--baselines", choices=("ideal", "artifact"), default="ideal",
+                   help="baseline model: ideal (batched NPU attention) or artifact (npu runs "
+                        "attention as the NeuPIMs artifact's npu-only branch does)")
     p.add_argument("--tp", type=int, default=None, help="tensor-parallel degree")
     p.add_argument("--pp", type=int, default=None, help="pipeline-parallel degree")
     p.add_argument("--trace", default=None, metavar="FILE",
@@ -69,7 +72,7 @@ def _step(args: argparse.Namespace) -> int:
     sub_batch = None if args.sub_batch is None else args.sub_batch == "on"
     design = get_design(args.design, hw=args.hw, row_buffer=args.row_buffer,
                         channels=args.channels, sub_batch=sub_batch, fidelity=args.fidelity,
-                        tp=args.tp, pp=args.pp)
+                        tp=args.tp, pp=args.pp, baselines=args.baselines)
     config = {**design.config(), "model": model.name, "batch": batch.source,
               "batch_size": len(batch.seq_lens), "phase": args.phase,
               "layers": args.layers, "seed": args.seed}

@@ -34,7 +34,7 @@ from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.mapping.blocks import AttentionDims, attention_dims, decoder_block
 from sim.mapping.parallel import Parallelism, check_parallelism, default_parallelism
-from sim.npu.attention import npu_attention
+from sim.npu.attention import artifact_npu_attention, npu_attention
 from sim.npu.block import PartTiming, run_part
 from sim.npu.config import NpuHw
 from sim.npu.gemm import gemm_timing
@@ -82,15 +82,18 @@ class NpuDesign:
 
     def __init__(self, name: str, hw: NpuHw, *, pim: bool, row_buffer: str, channels: str | None,
                  sub_batch: bool, fidelity: str, tp: int | None, pp: int | None,
-                 default_channels: str = "greedy") -> None:
+                 default_channels: str = "greedy", baselines: str = "ideal") -> None:
         self.name = name
+        self.baselines = baselines
         self.hw = hw
         self.pim = pim
         self.row_buffer = row_buffer
         self.channels = channels
         self.default_channels = default_channels
         self.sub_batch = sub_batch and pim
-        self.fidelity = fidelity if pim else "analytical"
+        # the result's source says which attention model priced the npu baseline
+        self.fidelity = fidelity if pim else (
+            "analytical-artifact" if baselines == "artifact" else "analytical")
         self._tp = tp
         self._pp = pp
 
@@ -99,7 +102,8 @@ class NpuDesign:
         return {"design": self.name, "hw": self.hw.name, "pim": self.pim,
                 "row_buffer": self.row_buffer if self.pim else None,
                 "channels": self.channels or self.default_channels, "sub_batch": self.sub_batch,
-                "fidelity": self.fidelity, "tp": self._tp, "pp": self._pp}
+                "fidelity": self.fidelity, "tp": self._tp, "pp": self._pp,
+                **({"baselines": self.baselines} if self.baselines != "ideal" else {})}
 
     def parallelism(self, model) -> Parallelism:
         cap = self.hw.hbm.capacity_gib * 2**30
@@ -144,7 +148,8 @@ class NpuDesign:
         if not seq:
             return _Attn(0, 0, 0, 0, 0, (), 0.0, 0, 0, 0, 0, (), None)
         if not self.pim:
-            a = npu_attention(self.hw, dims, tuple(sorted(seq)))
+            fn = artifact_npu_attention if self.baselines == "artifact" else npu_attention
+            a = fn(self.hw, dims, tuple(sorted(seq)))
             return _Attn(a.cycles, a.logits_cycles, a.softmax_cycles, a.attend_cycles, 0, (),
                          0.0, a.macs, a.element_ops, a.hbm_read_bytes, a.sram_bytes, (), None)
         from sim.designs.pim_call import pim_attention
@@ -202,7 +207,7 @@ class NpuDesign:
 
     def _key(self) -> tuple:
         return (self.name, self.hw, self.pim, self.row_buffer, self.channels,
-                self.default_channels, self.sub_batch, self.fidelity)
+                self.default_channels, self.sub_batch, self.fidelity, self.baselines)
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -354,6 +359,9 @@ class NpuDesign:
         counters = {"hbm_bytes_per_layer": acc.hbm_bytes, "macs_per_layer": acc.macs,
                     "pim_commands_per_layer": dict(acc.commands), "tp": par.tp, "pp": par.pp,
                     "channels": n_ch if self.pim else None}
+        if self.baselines == "artifact" and not self.pim:
+            notes.append("baselines=artifact: attention serialised per request and head on one "
+                         "systolic array, as the NeuPIMs artifact's npu-only branch runs it")
         if self.pim and dims.group > 1:
             notes.append("grouped-query attention on PIM is priced as one GEMV per query head")
         return IterationResult(

@@ -72,6 +72,9 @@ def _workload_args(p: argparse.ArgumentParser) -> None:
                    help="sub-batch interleaving (neupims default auto: where it is faster)")
     p.add_argument("--tp", type=_positive_int, default=None)
     p.add_argument("--pp", type=_positive_int, default=None)
+    p.add_argument("--baselines", choices=("ideal", "artifact"), default="ideal",
+                   help="baseline model: ideal (batched NPU attention) or artifact (the NeuPIMs "
+                        "artifact's npu-only attention, serialised per request and head)")
     p.add_argument("--memo-tolerance", type=float, default=0.02,
                    help="relative context difference under which iterations share a cost "
                         "(0 = exact batches only; default 0.02)")
@@ -105,7 +108,8 @@ def _config(args: argparse.Namespace, design: str):
                             max_batch=args.batch, prefill=args.prefill, fidelity=args.fidelity,
                             row_buffer=args.row_buffer, channels=args.channels,
                             sub_batch=args.sub_batch, tp=args.tp, pp=args.pp,
-                            memo_tolerance=args.memo_tolerance, concurrency=args.concurrency)
+                            memo_tolerance=args.memo_tolerance, concurrency=args.concurrency,
+                            baselines=args.baselines)
 
 
 def _execute(cfg, label: str):

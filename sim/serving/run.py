@@ -44,7 +44,9 @@ class ServingRunConfig:
     max_batch: requests per iteration; prefill: separate | mixed; fidelity: fast | command (PIM model);
     row_buffer / channels / sub_batch / tp / pp: design switches (None = default; for
     neupims, sub_batch None or "auto" interleaves where it is faster, see AutoSubBatch);
-    memo_tolerance: relative context difference under which iterations share a cost.
+    memo_tolerance: relative context difference under which iterations share a cost;
+    baselines: ideal | artifact, how strong the paper's baselines are (see
+    :mod:`sim.designs`; ``artifact`` changes only the ``npu`` design's attention).
     """
 
     design: str
@@ -66,8 +68,11 @@ class ServingRunConfig:
     memo_tolerance: float = 0.02
     prefix_cache: bool = True
     concurrency: int | None = None
+    baselines: Literal["ideal", "artifact"] = "ideal"
 
     def __post_init__(self) -> None:
+        if self.baselines not in ("ideal", "artifact"):
+            raise ValueError("baselines must be 'ideal' or 'artifact'")
         if self.requests is not None and self.requests < 1:
             raise ValueError("requests must be >= 1")
         if self.rate is not None and self.rate <= 0:
@@ -99,11 +104,13 @@ SERVING_DESIGNS = ("gpu", "gpu-overlap", "npu", "npu-pim", "neupims")
 
 def get_serving_design(name: str, *, hw: str | None = None, row_buffer: str | None = None,
                        channels: str | None = None, sub_batch: bool | None = None,
-                       fidelity: str = "fast", tp: int | None = None, pp: int | None = None):
+                       fidelity: str = "fast", tp: int | None = None, pp: int | None = None,
+                       baselines: str = "ideal"):
     """``sim.designs.get_design`` with the serving loop's default fidelity (fast)."""
     from sim.designs import get_design
     return get_design(name, hw=hw, row_buffer=row_buffer, channels=channels,
-                      sub_batch=sub_batch, fidelity=fidelity, tp=tp, pp=pp)
+                      sub_batch=sub_batch, fidelity=fidelity, tp=tp, pp=pp,
+                      baselines=baselines)
 
 
 class AutoSubBatch:
@@ -141,7 +148,7 @@ class AutoSubBatch:
 def _design(cfg: ServingRunConfig):
     # channels=None: the design prices the channels our KV pool placed requests on
     kw = dict(hw=cfg.hw, row_buffer=cfg.row_buffer, channels=None, fidelity=cfg.fidelity,
-              tp=cfg.tp, pp=cfg.pp)
+              tp=cfg.tp, pp=cfg.pp, baselines=cfg.baselines)
     if cfg.design == "neupims" and cfg.sub_batch in (None, "auto"):
         return AutoSubBatch(get_serving_design(cfg.design, sub_batch=True, **kw),
                             get_serving_design(cfg.design, sub_batch=False, **kw))
@@ -229,6 +236,8 @@ def execute(cfg: ServingRunConfig, progress: Any = None) -> RunOutcome:
     figs = summarise(res)
     fid = "+".join(res.fidelities) or cfg.fidelity
     source = f"{cfg.design}/{fid}"
+    if cfg.baselines == "artifact" and cfg.design == "npu":
+        source += "/artifact-baselines"
     out_tok = sum(x.generated for x in res.calls)
     figs.append(Figure("sim_tokens_per_wall_s", out_tok / wall if wall > 0 else None,
                        "tokens/s"))
