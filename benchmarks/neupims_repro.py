@@ -275,6 +275,17 @@ def summarise(res: dict) -> dict:
             ab[key] = float(np.mean(ratio(rows, art.get(a, a), art.get(b, b))))
         ab["energy_saving_vs_npu"] = float(np.mean(
             [1 - r["neupims"]["j_per_tok"] / r["npu@artifact"]["j_per_tok"] for r in rows]))
+        for dname in dict.fromkeys(r["dataset"] for r in rows):
+            sub = [r for r in rows if r["dataset"] == dname]
+            ab[f"neupims_vs_npu.{dname}"] = float(np.mean(ratio(sub, "neupims",
+                                                                "npu@artifact")))
+            ab[f"npu_vs_gpu.{dname}"] = float(np.mean(ratio(sub, "npu@artifact", "gpu")))
+        ab["memory_power_vs_npu"] = float(np.mean(
+            [r["neupims"]["mem_w"] / r["npu@artifact"]["mem_w"] for r in rows]))
+        # figures of designs the switch leaves alone (npu-pim, neupims) are the same
+        for k in ("util_npu_npu_pim_30b_b256", "util_npu_neupims_30b_b256",
+                  "util_pim_neupims_30b_b256", "ablation_dual_row_buffer_gain"):
+            ab[k] = out[k]
         out["artifact_baselines"] = ab
     out["wall_s"] = res["wall_s"]
     out["workers"] = res.get("workers", 1)
