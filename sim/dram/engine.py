@@ -2,7 +2,9 @@
 
 ``simulate_requests(std, arrival_cycles, addresses, is_write)`` is the entry point used by
 the CLI, the benchmarks and other parts of ``sim/``. Channels are independent (own command
-and data buses), so each runs through the kernel on its own.
+and data buses), so each runs through the kernel on its own: one compiled call decodes and
+partitions the requests, one more runs every channel and scatters the completion cycles
+back (no per-channel Python work); ``twin=True`` runs the pure-Python twin per channel.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from sim.dram.controller import ControllerConfig, run_channel
 from sim.dram.energy import energy_breakdown
 from sim.dram.mapping import AddressMapping
 from sim.dram.standard import DramStandard
-from sim.kernels.dram import decode_partition
+from sim.kernels.dram import (
+    N_STATS_BASE,
+    ST_ACTIVE0,
+    ST_ERROR,
+    ST_FINAL,
+    ST_HITS,
+    ST_ISSUED,
+    decode_partition,
+    run_channels,
+)
 
 LOG_COLUMNS = ("cycle", "command", "rank", "bank_group", "bank", "row", "arg", "channel")
 
@@ -103,10 +114,75 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
         *src, shifts, masks, std.org.bank_groups, std.org.banks_per_group, std.org.channels)
     if first is not None:
         order = first[order]
-    s_done = np.full(len(addr), -1, dtype=np.int64)
-    completion = np.full(len(addr), -1, dtype=np.int64)
-    counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
     nch = std.org.channels
+    if twin:
+        completion, counts, ch_cycles, hits, issued, active, log = _channels_twin(
+            std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
+            log_capacity)
+    else:
+        completion, counts, ch_cycles, hits, issued, active, log = _channels(
+            std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
+            log_capacity)
+    cycles = int(ch_cycles.max()) if len(ch_cycles) else 0
+    wr_n = int(np.count_nonzero(wr))
+    names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
+    total_rank_cycles = cycles * nch * std.org.pseudo_channels
+    energy = energy_breakdown(std, names, active, total_rank_cycles)
+    nbytes = len(addr) * std.org.burst_bytes
+    secs = std.seconds(cycles)
+    bw = nbytes / secs if secs > 0 else 0.0
+    return DramResult(
+        standard=std.name, cycles=cycles, completion_cycles=completion, channel_cycles=ch_cycles,
+        commands=names, commands_issued=issued, reads=len(wr) - wr_n, writes=wr_n,
+        bytes=nbytes, row_hits=hits, row_hit_rate=hits / len(addr) if len(addr) else 0.0,
+        bandwidth_bytes_per_s=bw, peak_fraction=bw / std.peak_bandwidth_bytes_per_s,
+        seconds=secs, energy_j=energy, command_log=log)
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _channels(std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
+              log_capacity):
+    """Every channel through :func:`sim.kernels.dram.run_channels` (compiled, one call)."""
+    tb = std.tables(row_buffer)
+    o, t = std.org, std.timing
+    nch = o.channels
+    n = len(order)
+    completion = np.empty(n, dtype=np.int64)
+    counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
+    stats = np.zeros((nch, N_STATS_BASE + o.pseudo_channels), dtype=np.int64)
+    cap = max(int(log_capacity), 0)
+    log = np.zeros((nch * cap, 7), dtype=np.int64)
+    nlogs = np.zeros(nch, dtype=np.int64)
+    bad = run_channels(
+        bounds, order, s_arr, s_wr, s_bank, s_row, s_col, _EMPTY, _EMPTY, _EMPTY,
+        o.pseudo_channels, o.bank_groups, o.banks_per_group,
+        tb.con_ptr, tb.con_level, tb.con_next, tb.con_lat, tb.win_weight, tb.win_count,
+        tb.win_cycles, t.nCL, t.nCWL, t.nBL, t.nREFI, int(ctrl.refresh), std.pim.nCOMP,
+        std.pim.comps_min, std.pim.nGWRITE, int(row_buffer == "dual"),
+        int(ctrl.page_policy == "closed"), ctrl.read_queue, ctrl.write_queue, ctrl.write_high,
+        ctrl.write_low, completion, counts, stats, log, nlogs)
+    if bad >= 0 or stats[:, ST_ERROR].any():
+        from neumelt.errors import RunError
+        raise RunError("DRAM controller deadlock: no command can issue (model bug)")
+    out_log = None
+    if cap:
+        parts = [np.concatenate([log[ch * cap:ch * cap + nlogs[ch]],
+                                 np.full((nlogs[ch], 1), ch, dtype=np.int64)], 1)
+                 for ch in range(nch) if nlogs[ch]]
+        out_log = np.concatenate(parts) if parts else np.zeros((0, 8), np.int64)
+    return (completion, counts, stats[:, ST_FINAL].copy(), int(stats[:, ST_HITS].sum()),
+            int(stats[:, ST_ISSUED].sum()), int(stats[:, ST_ACTIVE0:].sum()), out_log)
+
+
+def _channels_twin(std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
+                   log_capacity):
+    """Every channel through the pure-Python twin, one call per channel."""
+    nch = std.org.channels
+    s_done = np.full(len(order), -1, dtype=np.int64)
+    completion = np.full(len(order), -1, dtype=np.int64)
+    counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
     ch_cycles = np.zeros(nch, dtype=np.int64)
     hits = issued = active = 0
     logs = []
@@ -115,7 +191,7 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
         if lo == hi:
             continue
         out = run_channel(std, ctrl, row_buffer, s_arr[lo:hi], s_wr[lo:hi], s_bank[lo:hi],
-                          s_row[lo:hi], s_col[lo:hi], log_capacity=log_capacity, twin=twin)
+                          s_row[lo:hi], s_col[lo:hi], log_capacity=log_capacity, twin=True)
         s_done[lo:hi] = out.done
         counts += out.counts
         ch_cycles[ch] = out.final_cycle
@@ -123,20 +199,8 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
         issued += out.issued
         active += out.active_rank_cycles
         if out.log is not None and len(out.log):
-            lg = np.concatenate([out.log, np.full((len(out.log), 1), ch, dtype=np.int64)], 1)
-            logs.append(lg)
+            logs.append(np.concatenate(
+                [out.log, np.full((len(out.log), 1), ch, dtype=np.int64)], 1))
     completion[order] = s_done
-    cycles = int(ch_cycles.max()) if len(ch_cycles) else 0
-    names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
-    total_rank_cycles = cycles * nch * std.org.pseudo_channels
-    energy = energy_breakdown(std, names, active, total_rank_cycles)
-    nbytes = len(addr) * std.org.burst_bytes
-    secs = std.seconds(cycles)
-    bw = nbytes / secs if secs > 0 else 0.0
     log = np.concatenate(logs) if logs else (np.zeros((0, 8), np.int64) if log_capacity else None)
-    return DramResult(
-        standard=std.name, cycles=cycles, completion_cycles=completion, channel_cycles=ch_cycles,
-        commands=names, commands_issued=issued, reads=int((~wr).sum()), writes=int(wr.sum()),
-        bytes=nbytes, row_hits=hits, row_hit_rate=hits / len(addr) if len(addr) else 0.0,
-        bandwidth_bytes_per_s=bw, peak_fraction=bw / std.peak_bandwidth_bytes_per_s,
-        seconds=secs, energy_j=energy, command_log=log)
+    return completion, counts, ch_cycles, hits, issued, active, log

@@ -29,7 +29,7 @@ ST_FINAL, ST_PIM_END, ST_HITS, ST_ERROR, ST_NLOG, ST_NORMAL_END, ST_ISSUED, ST_A
 N_STATS_BASE = 7
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     """Earliest cycle command ``c`` may issue at target (kind, index) from the tables."""
     if tkind == 3:
@@ -61,7 +61,7 @@ def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib
     return t
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     """:func:`_ready` for a bank-addressed command (the hot path)."""
     g = b // nbpg
@@ -83,7 +83,7 @@ def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     return t
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
            e_bank, e_bg, e_rank, e_chan, e_sib):
     """Record the constraints that command ``c`` issued at cycle ``t`` imposes."""
@@ -152,7 +152,7 @@ def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, co
                 e_sib[r0, nx] = v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _set_open(b, was, now, t, nb_rank, rank_open, open_since, active):
     if was == now:
         return
@@ -167,7 +167,7 @@ def _set_open(b, was, now, t, nb_rank, rank_open, open_since, active):
             active[r] += t - open_since[r]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                    nranks, nbg, nbpg, con_ptr, con_level, con_next, con_lat,
                    win_weight, win_count, win_cycles,
@@ -951,7 +951,7 @@ def stream_seq_run(state, n, ckpt_every, ckpts, fields, widths, nbg, nbpg, nrank
     return t + nCAS + nBL, nck
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def decode_partition(addr, arrival, is_write, shifts, masks, nbg, nbpg, nch):
     """Decode byte addresses (``shifts``/``masks`` of the fields ro, ra, bg, ba, ch, co) and
     sort the requests by channel with a stable counting sort (input in arrival order).
@@ -959,10 +959,14 @@ def decode_partition(addr, arrival, is_write, shifts, masks, nbg, nbpg, nch):
     Returns (order, bounds, arrival, is_write, flat bank, row, column), the last five in
     channel order; channel ``c`` owns ``bounds[c]:bounds[c + 1]``."""
     n = addr.shape[0]
-    ch = np.empty(n, dtype=np.int64)
+    s_ro, s_ra, s_bg, s_ba, s_ch, s_co = (shifts[0], shifts[1], shifts[2], shifts[3],
+                                          shifts[4], shifts[5])
+    m_ro, m_ra, m_bg, m_ba, m_ch, m_co = (masks[0], masks[1], masks[2], masks[3], masks[4],
+                                          masks[5])
+    ch = np.empty(n, dtype=np.int32)
     bounds = np.zeros(nch + 1, dtype=np.int64)
     for i in range(n):
-        c = (addr[i] >> shifts[4]) & masks[4]
+        c = (addr[i] >> s_ch) & m_ch
         ch[i] = c
         bounds[c + 1] += 1
     for c in range(nch):
@@ -976,18 +980,61 @@ def decode_partition(addr, arrival, is_write, shifts, masks, nbg, nbpg, nch):
     s_col = np.empty(n, dtype=np.int64)
     for i in range(n):
         a = addr[i]
-        j = pos[ch[i]]
-        pos[ch[i]] += 1
+        c = ch[i]
+        j = pos[c]
+        pos[c] = j + 1
         order[j] = i
         s_arr[j] = arrival[i]
         s_wr[j] = 1 if is_write[i] else 0
-        ra = (a >> shifts[1]) & masks[1]
-        bg = (a >> shifts[2]) & masks[2]
-        ba = (a >> shifts[3]) & masks[3]
-        s_bank[j] = (ra * nbg + bg) * nbpg + ba
-        s_row[j] = (a >> shifts[0]) & masks[0]
-        s_col[j] = (a >> shifts[5]) & masks[5]
+        s_bank[j] = (((a >> s_ra) & m_ra) * nbg + ((a >> s_bg) & m_bg)) * nbpg + ((a >> s_ba)
+                                                                                  & m_ba)
+        s_row[j] = (a >> s_ro) & m_ro
+        s_col[j] = (a >> s_co) & m_co
     return order, bounds, s_arr, s_wr, s_bank, s_row, s_col
+
+
+@njit(cache=True)
+def run_channels(bounds, order, s_arr, s_wr, s_bank, s_row, s_col, p_cmd, p_tgt, p_arg,
+                 nranks, nbg, nbpg, con_ptr, con_level, con_next, con_lat,
+                 win_weight, win_count, win_cycles,
+                 nCL, nCWL, nBL, nREFI, refresh_on, nCOMP, comps_min, nGWRITE,
+                 dual, closed_page, rq_size, wq_size, wm_high, wm_low,
+                 completion, counts, stats, log, nlogs):
+    """:func:`channel_kernel` over every channel in one call (requests partitioned by
+    :func:`decode_partition`; the same PIM program, usually empty, on each channel).
+
+    ``completion`` (input order) receives each request's completion cycle; ``counts``
+    (int64[NCMD]) the summed command counts; ``stats[ch]`` each channel's stats row; ``log``
+    ((channels x capacity) x 7) the per-channel logs one after the other, ``nlogs[ch]`` their
+    lengths. Channels without requests (and no PIM program) are skipped (stats row 0)."""
+    nch = bounds.shape[0] - 1
+    cap = log.shape[0] // nch if nch > 0 else 0
+    m = p_cmd.shape[0]
+    p_time = np.empty(m, dtype=np.int64)
+    ch_counts = np.zeros(NCMD, dtype=np.int64)
+    for ch in range(nch):
+        lo = bounds[ch]
+        hi = bounds[ch + 1]
+        if lo == hi and m == 0:
+            continue
+        done = np.full(hi - lo, -1, dtype=np.int64)
+        for k in range(m):
+            p_time[k] = -1
+        ch_counts[:] = 0
+        channel_kernel(s_arr[lo:hi], s_wr[lo:hi], s_bank[lo:hi], s_row[lo:hi], s_col[lo:hi],
+                       p_cmd, p_tgt, p_arg, nranks, nbg, nbpg, con_ptr, con_level, con_next,
+                       con_lat, win_weight, win_count, win_cycles, nCL, nCWL, nBL, nREFI,
+                       refresh_on, nCOMP, comps_min, nGWRITE, dual, closed_page, rq_size,
+                       wq_size, wm_high, wm_low, done, p_time, ch_counts, stats[ch],
+                       log[ch * cap:(ch + 1) * cap])
+        if stats[ch, ST_ERROR] != 0:
+            return ch
+        nlogs[ch] = stats[ch, ST_NLOG]
+        for k in range(NCMD):
+            counts[k] += ch_counts[k]
+        for j in range(hi - lo):
+            completion[order[lo + j]] = done[j]
+    return -1
 
 
 def _make_twin():
