@@ -1,4 +1,4 @@
-"""``simulate_requests`` runs every channel in one compiled call (``run_channels``): it must
+"""``simulate_requests`` runs every channel in one compiled call (``simulate_channels``): it must
 give exactly what one ``run_channel`` call per channel gives, and what the pure-Python twin
 gives, request by request, command by command."""
 

@@ -28,7 +28,7 @@ from sim.kernels.dram import (
     ST_HITS,
     ST_ISSUED,
     decode_partition,
-    run_channels,
+    simulate_channels,
 )
 
 LOG_COLUMNS = ("cycle", "command", "rank", "bank_group", "bank", "row", "arg", "channel")
@@ -110,19 +110,20 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
         first = None
     shifts, masks = amap.shifts_masks()
     src = (addr, arrival, wr) if first is None else (addr[first], arrival[first], wr[first])
-    order, bounds, s_arr, s_wr, s_bank, s_row, s_col = decode_partition(
-        *src, shifts, masks, std.org.bank_groups, std.org.banks_per_group, std.org.channels)
-    if first is not None:
-        order = first[order]
     nch = std.org.channels
     if twin:
+        order, bounds, s_arr, s_wr, s_bank, s_row, s_col = decode_partition(
+            *src, shifts, masks, std.org.bank_groups, std.org.banks_per_group, nch)
+        if first is not None:
+            order = first[order]
         completion, counts, ch_cycles, hits, issued, active, log = _channels_twin(
             std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
             log_capacity)
     else:
         completion, counts, ch_cycles, hits, issued, active, log = _channels(
-            std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
-            log_capacity)
+            std, ctrl, row_buffer, src, shifts, masks, log_capacity)
+        if first is not None:
+            completion[first] = completion.copy()
     cycles = int(ch_cycles.max()) if len(ch_cycles) else 0
     wr_n = int(np.count_nonzero(wr))
     names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
@@ -142,22 +143,22 @@ def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def _channels(std, ctrl, row_buffer, order, bounds, s_arr, s_wr, s_bank, s_row, s_col,
-              log_capacity):
-    """Every channel through :func:`sim.kernels.dram.run_channels` (compiled, one call)."""
+def _channels(std, ctrl, row_buffer, src, shifts, masks, log_capacity):
+    """Decode and every channel through :func:`sim.kernels.dram.simulate_channels` (compiled,
+    one call). ``src`` = (addresses, arrival, is_write) in arrival order."""
     tb = std.tables(row_buffer)
     o, t = std.org, std.timing
     nch = o.channels
-    n = len(order)
+    n = len(src[0])
     completion = np.empty(n, dtype=np.int64)
     counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
     stats = np.zeros((nch, N_STATS_BASE + o.pseudo_channels), dtype=np.int64)
     cap = max(int(log_capacity), 0)
     log = np.zeros((nch * cap, 7), dtype=np.int64)
     nlogs = np.zeros(nch, dtype=np.int64)
-    bad = run_channels(
-        bounds, order, s_arr, s_wr, s_bank, s_row, s_col, _EMPTY, _EMPTY, _EMPTY,
-        o.pseudo_channels, o.bank_groups, o.banks_per_group,
+    bad = simulate_channels(
+        *src, shifts, masks, _EMPTY, _EMPTY, _EMPTY,
+        o.pseudo_channels, o.bank_groups, o.banks_per_group, nch,
         tb.con_ptr, tb.con_level, tb.con_next, tb.con_lat, tb.win_weight, tb.win_count,
         tb.win_cycles, t.nCL, t.nCWL, t.nBL, t.nREFI, int(ctrl.refresh), std.pim.nCOMP,
         std.pim.comps_min, std.pim.nGWRITE, int(row_buffer == "dual"),

@@ -993,46 +993,80 @@ def decode_partition(addr, arrival, is_write, shifts, masks, nbg, nbpg, nch):
     return order, bounds, s_arr, s_wr, s_bank, s_row, s_col
 
 
-@njit(cache=True)
-def run_channels(bounds, order, s_arr, s_wr, s_bank, s_row, s_col, p_cmd, p_tgt, p_arg,
-                 nranks, nbg, nbpg, con_ptr, con_level, con_next, con_lat,
-                 win_weight, win_count, win_cycles,
-                 nCL, nCWL, nBL, nREFI, refresh_on, nCOMP, comps_min, nGWRITE,
-                 dual, closed_page, rq_size, wq_size, wm_high, wm_low,
-                 completion, counts, stats, log, nlogs):
-    """:func:`channel_kernel` over every channel in one call (requests partitioned by
-    :func:`decode_partition`; the same PIM program, usually empty, on each channel).
-
-    ``completion`` (input order) receives each request's completion cycle; ``counts``
-    (int64[NCMD]) the summed command counts; ``stats[ch]`` each channel's stats row; ``log``
-    ((channels x capacity) x 7) the per-channel logs one after the other, ``nlogs[ch]`` their
-    lengths. Channels without requests (and no PIM program) are skipped (stats row 0)."""
-    nch = bounds.shape[0] - 1
+@njit(cache=True, error_model="numpy")
+def simulate_channels(addr, arrival, is_write, shifts, masks, p_cmd, p_tgt, p_arg,
+                      nranks, nbg, nbpg, nch, con_ptr, con_level, con_next, con_lat,
+                      win_weight, win_count, win_cycles,
+                      nCL, nCWL, nBL, nREFI, refresh_on, nCOMP, comps_min, nGWRITE,
+                      dual, closed_page, rq_size, wq_size, wm_high, wm_low,
+                      completion, counts, stats, log, nlogs):
+    """Decode, partition by channel and run :func:`channel_kernel` on every channel in one
+    call (requests in arrival order; fields as in :func:`decode_partition`). Each channel's
+    requests are gathered into small reused buffers (no request-sized temporaries besides
+    the channel order). ``completion`` (input order) receives each
+    request's completion cycle; ``counts`` the summed command counts; ``stats[ch]`` each
+    channel's stats row (0 for a channel without requests); ``log`` ((channels x capacity) x 7)
+    the per-channel logs one after the other, ``nlogs[ch]`` their lengths. Returns the first channel that
+    deadlocked, or -1."""
+    n = addr.shape[0]
+    s_ro, s_ra, s_bg, s_ba, s_ch, s_co = (shifts[0], shifts[1], shifts[2], shifts[3],
+                                          shifts[4], shifts[5])
+    m_ro, m_ra, m_bg, m_ba, m_ch, m_co = (masks[0], masks[1], masks[2], masks[3], masks[4],
+                                          masks[5])
+    bounds = np.zeros(nch + 1, dtype=np.int64)
+    for i in range(n):
+        bounds[((addr[i] >> s_ch) & m_ch) + 1] += 1
+    biggest = 0
+    for c in range(nch):
+        if bounds[c + 1] > biggest:
+            biggest = bounds[c + 1]
+        bounds[c + 1] += bounds[c]
+    pos = bounds[:nch].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        c = (addr[i] >> s_ch) & m_ch
+        order[pos[c]] = i
+        pos[c] += 1
+    b_arr = np.empty(biggest, dtype=np.int64)
+    b_wr = np.empty(biggest, dtype=np.int8)
+    b_bank = np.empty(biggest, dtype=np.int64)
+    b_row = np.empty(biggest, dtype=np.int64)
+    b_col = np.empty(biggest, dtype=np.int64)
+    done = np.empty(biggest, dtype=np.int64)
     cap = log.shape[0] // nch if nch > 0 else 0
     m = p_cmd.shape[0]
     p_time = np.empty(m, dtype=np.int64)
     ch_counts = np.zeros(NCMD, dtype=np.int64)
     for ch in range(nch):
         lo = bounds[ch]
-        hi = bounds[ch + 1]
-        if lo == hi and m == 0:
+        k = bounds[ch + 1] - lo
+        if k == 0 and m == 0:
             continue
-        done = np.full(hi - lo, -1, dtype=np.int64)
-        for k in range(m):
-            p_time[k] = -1
+        for j in range(k):
+            i = order[lo + j]
+            a = addr[i]
+            b_arr[j] = arrival[i]
+            b_wr[j] = 1 if is_write[i] else 0
+            b_bank[j] = (((a >> s_ra) & m_ra) * nbg + ((a >> s_bg) & m_bg)) * nbpg + (
+                (a >> s_ba) & m_ba)
+            b_row[j] = (a >> s_ro) & m_ro
+            b_col[j] = (a >> s_co) & m_co
+            done[j] = -1
+        for j in range(m):
+            p_time[j] = -1
         ch_counts[:] = 0
-        channel_kernel(s_arr[lo:hi], s_wr[lo:hi], s_bank[lo:hi], s_row[lo:hi], s_col[lo:hi],
+        channel_kernel(b_arr[:k], b_wr[:k], b_bank[:k], b_row[:k], b_col[:k],
                        p_cmd, p_tgt, p_arg, nranks, nbg, nbpg, con_ptr, con_level, con_next,
                        con_lat, win_weight, win_count, win_cycles, nCL, nCWL, nBL, nREFI,
                        refresh_on, nCOMP, comps_min, nGWRITE, dual, closed_page, rq_size,
-                       wq_size, wm_high, wm_low, done, p_time, ch_counts, stats[ch],
+                       wq_size, wm_high, wm_low, done[:k], p_time, ch_counts, stats[ch],
                        log[ch * cap:(ch + 1) * cap])
         if stats[ch, ST_ERROR] != 0:
             return ch
         nlogs[ch] = stats[ch, ST_NLOG]
-        for k in range(NCMD):
-            counts[k] += ch_counts[k]
-        for j in range(hi - lo):
+        for c in range(NCMD):
+            counts[c] += ch_counts[c]
+        for j in range(k):
             completion[order[lo + j]] = done[j]
     return -1
 
