@@ -13,6 +13,7 @@ ends; with a single row buffer they serialise with PIM. Error against command le
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -139,7 +140,8 @@ def reads_cycles_reference(std: DramStandard, nbytes: int, refresh: bool = True)
                                    t.nRFC, t.nREFI, int(refresh), _SeqReads.QUEUE))
 
 
-_FLOW_OPEN: dict[tuple[int, bool], float] = {}
+# per standard object (weak: a standard that is garbage-collected cannot alias a new one)
+_FLOW_OPEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def open_phase_flow(std: DramStandard, refresh: bool = True) -> float:
@@ -147,8 +149,8 @@ def open_phase_flow(std: DramStandard, refresh: bool = True) -> float:
     first MAC), dual row buffers. Measured once per standard by a short command-level probe
     (a 1,000-token logits program with 2 MB of reads); during MACs the reads flow at their
     solo rate, during PIM_PRECHARGE bursts and GWRITEs not at all."""
-    key = (id(std), refresh)
-    if key not in _FLOW_OPEN:
+    per_std = _FLOW_OPEN.setdefault(std, {})
+    if refresh not in per_std:
         from sim.dram.controller import ControllerConfig, run_channel
         from sim.pim.attention import AttentionShape, channel_program, npu_read_requests
 
@@ -162,8 +164,8 @@ def open_phase_flow(std: DramStandard, refresh: bool = True) -> float:
         solo = reads_cycles(std, nbytes, refresh) / len(a)
         flow = (out.done <= c).sum() * solo / c
         x = (flow * c - acc[2]) / max(acc[0], 1)
-        _FLOW_OPEN[key] = float(min(max(x, 0.0), 1.0))
-    return _FLOW_OPEN[key]
+        per_std[refresh] = float(min(max(x, 0.0), 1.0))
+    return per_std[refresh]
 
 
 def attention_fast(std: DramStandard, channel_seq_lens, shape, phases, row_buffer: str,
