@@ -384,7 +384,8 @@ class AndroidCounterStream(CounterStream):
     """Reads the one long-running on-device loop; raises DeviceGone if the device vanishes."""
 
     def __init__(self, dev: AndroidDevice, plan: LoopPlan, offset: ClockOffset,
-                 calibration: BatteryCalibration | None, watchdog_s: float = 5.0) -> None:
+                 calibration: BatteryCalibration | None, watchdog_s: float = 5.0,
+                 drain_s: float = 3.0) -> None:
         self.dev = dev
         self.plan = plan
         self.parser = LoopParser(plan, offset, calibration)
@@ -395,6 +396,8 @@ class AndroidCounterStream(CounterStream):
         self.script = build_script(plan)
         self._closed = threading.Event()
         self._conn = None
+        self.drain_s = drain_s
+        self._drain_until = 0.0
 
     def ticks(self) -> Iterator[Tick]:
         try:
@@ -406,10 +409,12 @@ class AndroidCounterStream(CounterStream):
         buf = b""
         last_data = host_now()
         try:
-            while not self._closed.is_set():
+            while not (self._closed.is_set() and host_now() >= self._drain_until):
                 try:
                     chunk = sock.recv(65536)
                 except TimeoutError:
+                    if self._closed.is_set():
+                        continue      # draining: wait for the stopped loop's last lines
                     if host_now() - last_data > self.watchdog_s:
                         if not self.dev.is_alive():
                             raise DeviceGone(f"device {self.dev.serial} went away "
@@ -444,7 +449,20 @@ class AndroidCounterStream(CounterStream):
                 pass
 
     def close(self) -> None:
-        self._closed.set()
+        """Stop the on-device loop, then read what it already wrote (until its output ends
+        or ``drain_s`` passes): a clean stop loses no sample still in adb's pipes."""
+        if self._closed.is_set():
+            return
+        self._drain_until = host_now() + self.drain_s
+        self._closed.set()                  # before the kill: its end of output is expected
+        pid = self.parser.loop_pid
+        if pid is None or self._conn is None:
+            self._drain_until = 0.0
+            return
+        try:
+            self.dev.run(["kill", str(pid)], timeout=self.drain_s)
+        except DeviceError:
+            self._drain_until = 0.0         # device gone: nothing more will come
 
     def device_overhead(self) -> dict[str, object]:
         out: dict[str, object] = dict(self.parser.overhead())

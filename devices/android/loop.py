@@ -100,7 +100,9 @@ def build_script(plan: LoopPlan) -> str:
         "  s=${e%.*}; f=${e#*.}000; now=$(( (s % 100000) * 1000 + 10#${f:0:3} ))",
         "  [ $next -eq 0 ] && next=$now",
         "  next=$((next + P)); d=$((next - now))",
-        "  if [ $d -le 0 ] || [ $d -gt $((P * 4)) ]; then next=$now; d=0; fi",
+        # late by up to two periods: keep the schedule (the next tick runs at once and the
+        # rate catches up); further behind, or a clock step: restart it (a gap is recorded)
+        "  if [ $d -lt $((-2 * P)) ] || [ $d -gt $((P * 4)) ]; then next=$now; d=0; fi",
         "  if [ $d -gt 0 ]; then",
         "    sl=$((d / 1000)); r=$((d % 1000))",
         "    if [ $r -lt 10 ]; then r=00$r; elif [ $r -lt 100 ]; then r=0$r; fi",
