@@ -66,20 +66,11 @@ def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     """:func:`_ready` for a bank-addressed command (the hot path)."""
     g = b // nbpg
     r = g // nbg
-    t = e_bank[b, c]
-    v = e_bg[g, c]
-    if v > t:
-        t = v
-    v = e_rank[r, c]
-    if v > t:
-        t = v
-    v = e_chan[c]
-    if v > t:
-        t = v
+    t = max(max(e_bank[b, c], e_bg[g, c]), max(e_rank[r, c], e_chan[c]))
     if nranks > 1:
         for r2 in range(nranks):
-            if r2 != r and e_sib[r2, c] > t:
-                t = e_sib[r2, c]
+            if r2 != r:
+                t = max(t, e_sib[r2, c])
     return t
 
 
@@ -95,20 +86,17 @@ def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, co
             lvl = con_level[k]
             nx = con_next[k]
             v = t + con_lat[k]
+            # branch-free maxima: which side wins is data-dependent and mispredicts often
             if lvl == 0:
-                if v > e_bank[idx, nx]:
-                    e_bank[idx, nx] = v
+                e_bank[idx, nx] = max(v, e_bank[idx, nx])
             elif lvl == 1:
-                if v > e_bg[g, nx]:
-                    e_bg[g, nx] = v
+                e_bg[g, nx] = max(v, e_bg[g, nx])
             elif lvl == 2:
-                if v > e_rank[r, nx]:
-                    e_rank[r, nx] = v
+                e_rank[r, nx] = max(v, e_rank[r, nx])
             elif lvl == 3:
-                if v > e_chan[nx]:
-                    e_chan[nx] = v
-            elif v > e_sib[r, nx]:
-                e_sib[r, nx] = v
+                e_chan[nx] = max(v, e_chan[nx])
+            else:
+                e_sib[r, nx] = max(v, e_sib[r, nx])
         return
     if tkind == 0:
         b0, b1 = idx, idx + 1
@@ -206,6 +194,13 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     for r in range(nranks):
         next_ref[r] = nREFI + r * (nREFI // nranks)
     ref_pending = np.zeros(nranks, dtype=np.int64)
+    # refresh summary: the earliest deadline of a rank without a pending refresh (INF when
+    # none) and how many ranks have one pending, so the per-rank loops run only when needed
+    ref_due = INF
+    for r in range(nranks):
+        if next_ref[r] < ref_due:
+            ref_due = next_ref[r]
+    ref_npend = 0
     # queues: per-bank FIFO linked lists through ``link`` (request index -> next request)
     link = np.full(arr.shape[0], -1, dtype=np.int64)
     head_r = np.full(nbanks, -1, dtype=np.int64)
@@ -268,7 +263,10 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                     break
                 rq_n += 1
                 cnt_r[b] += 1
-                cc_cmd[b] = -1
+                if cnt_r[b] == 1 or open_row[b] == row[q]:
+                    # a tail request that misses the open row changes no candidate (the
+                    # head decides ACT / PRE, the oldest hit decides RD)
+                    cc_cmd[b] = -1
                 if pos_r[b] < 0:
                     pos_r[b] = nact_r
                     act_r[nact_r] = b
@@ -285,7 +283,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                     break
                 wq_n += 1
                 cnt_w[b] += 1
-                cc_cmd[b] = -1
+                if cnt_w[b] == 1 or open_row[b] == row[q]:
+                    cc_cmd[b] = -1
                 if pos_w[b] < 0:
                     pos_w[b] = nact_w
                     act_w[nact_w] = b
@@ -300,13 +299,18 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             nxt += 1
         if served == n and p_idx == m:
             break
-        if refresh_on:
+        if refresh_on and t >= ref_due:
             for r in range(nranks):
                 if ref_pending[r] == 0 and t >= next_ref[r]:
                     ref_pending[r] = 1
+                    ref_npend += 1
                     next_ref[r] += nREFI
                     for b in range(r * nb_rank, (r + 1) * nb_rank):
                         cc_cmd[b] = -1
+            ref_due = INF
+            for r in range(nranks):
+                if ref_pending[r] == 0 and next_ref[r] < ref_due:
+                    ref_due = next_ref[r]
         if write_mode:
             if wq_n == 0 or (wq_n <= wm_low and rq_n > 0):
                 write_mode = False
@@ -321,7 +325,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
         best_prio = 9
         best_age = INF
         # 1. refresh (highest priority)
-        for r in range(nranks):
+        for r in range(nranks if ref_npend > 0 else 0):
             if ref_pending[r] == 0 or rank_pim[r] > 0:
                 continue
             c = REF
@@ -471,10 +475,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
         if nxt < n:
             if (kind[nxt] == 0 and rq_n < rq_size) or (kind[nxt] != 0 and wq_n < wq_size):
                 t_ev = arr[nxt]
-        if refresh_on:
-            for r in range(nranks):
-                if ref_pending[r] == 0 and next_ref[r] < t_ev:
-                    t_ev = next_ref[r]
+        if refresh_on and ref_due < t_ev:
+            t_ev = ref_due
         if best_c < 0 and t_ev == INF:
             stats[ST_ERROR] = 1  # nothing can ever issue: a deadlock in the model
             break
@@ -626,6 +628,9 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                               active)
         elif c == REF:
             ref_pending[ix] = 0
+            ref_npend -= 1
+            if next_ref[ix] < ref_due:
+                ref_due = next_ref[ix]
         elif c == G_ACT:
             rr = ix // nbg
             for b in range(ix * nbpg, (ix + 1) * nbpg):
