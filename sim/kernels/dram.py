@@ -140,6 +140,47 @@ def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, co
                 e_sib[r0, nx] = v
 
 
+@njit(cache=True, error_model="numpy")
+def _prune_constraints(con_ptr, con_level, con_next, con_lat, nranks, pim):
+    """The constraint tables without entries no decision of this channel can read (exact):
+    constraints on PIM commands when there is no PIM program (``pim`` False), sibling-rank
+    constraints with one rank, and a bank or bank-group constraint that a coarser level of
+    the same command (bank group, rank or channel: every readiness check that reads the finer
+    one also reads it) matches or exceeds on the same next command. Returns (ptr, level,
+    next, lat)."""
+    nk = con_level.shape[0]
+    keep = np.ones(nk, dtype=np.bool_)
+    ptr = np.zeros(NCMD + 1, dtype=np.int64)
+    for c in range(NCMD):
+        for k in range(con_ptr[c], con_ptr[c + 1]):
+            lvl = con_level[k]
+            nx = con_next[k]
+            if (not pim and nx >= GWRITE) or (lvl == 4 and nranks == 1):
+                keep[k] = False
+            elif lvl <= 1:
+                for k2 in range(con_ptr[c], con_ptr[c + 1]):
+                    if (con_next[k2] == nx and lvl < con_level[k2] <= 3
+                            and con_lat[k2] >= con_lat[k]):
+                        keep[k] = False
+                        break
+            if keep[k]:
+                ptr[c + 1] += 1
+    for c in range(NCMD):
+        ptr[c + 1] += ptr[c]
+    nkeep = ptr[NCMD]
+    level = np.empty(nkeep, dtype=np.int64)
+    nxt = np.empty(nkeep, dtype=np.int64)
+    lat = np.empty(nkeep, dtype=np.int64)
+    j = 0
+    for k in range(nk):
+        if keep[k]:
+            level[j] = con_level[k]
+            nxt[j] = con_next[k]
+            lat[j] = con_lat[k]
+            j += 1
+    return ptr, level, nxt, lat
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _set_open(b, was, now, t, nb_rank, rank_open, open_since, active):
     if was == now:
@@ -235,6 +276,9 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
         for k in range(con_ptr[c], con_ptr[c + 1]):
             if con_level[k] >= 2 and con_lat[k] > guard[c, con_next[k]]:
                 guard[c, con_next[k]] = con_lat[k]
+    # the tables this channel applies on issue (``guard`` above uses the full ones)
+    k_ptr, k_level, k_next, k_lat = _prune_constraints(con_ptr, con_level, con_next, con_lat,
+                                                       nranks, p_cmd.shape[0] > 0)
     missed = np.zeros(arr.shape[0], dtype=np.int8)
     n = arr.shape[0]
     m = p_cmd.shape[0]
@@ -514,7 +558,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             elif c == COMPS_READRES:
                 log[nlog, 6] = p_arg[p_idx]
             nlog += 1
-        _apply(c, best_kind, ix, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
+        _apply(c, best_kind, ix, t, nbg, nbpg, nranks, k_ptr, k_level, k_next, k_lat,
                e_bank, e_bg, e_rank, e_chan, e_sib)
         w = win_weight[c]
         if w > 0:
@@ -1082,7 +1126,7 @@ def _make_twin():
     import types
 
     g = dict(globals())
-    for name in ("_ready", "_ready_bank", "_apply", "_set_open"):
+    for name in ("_ready", "_ready_bank", "_apply", "_set_open", "_prune_constraints"):
         g[name] = globals()[name].py_func
     return types.FunctionType(channel_kernel.py_func.__code__, g, "channel_kernel_py")
 
