@@ -473,11 +473,13 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 cc_prio[b] = prio
             if c == -2:
                 continue
-            lb = e_bank[b, c]
+            # a lower bound of its issue cycle (every term below only raises it): most banks
+            # lose to the best so far on it, or tie at tmin and lose on priority / age
+            lb = max(e_bank[b, c], tmin)
             if c == ACT and faw_on:
-                v = hist[b // nb_rank, faw_idx] + win_cycles
-                if v > lb:
-                    lb = v
+                lb = max(lb, hist[b // nb_rank, faw_idx] + win_cycles)
+            if dual == 0:
+                lb = max(lb, pim_busy)
             q = cc_q[b]
             prio = cc_prio[b]
             if lb > best_t or (lb == best_t and (prio > best_prio or
