@@ -26,6 +26,21 @@ GWRITE, G_ACT, PIM_PRE, P_HEADER, COMPS_READRES = 8, 9, 12, 13, 14
 
 
 @njit(cache=True)
+def _layout(heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult):
+    """KV layout of one channel: global-buffer elements, heads per key row, key rows per
+    token group, tokens per value page, head-dimension tiles, COMPs per logit."""
+    gb_elems = gb_bytes // dtype_bytes
+    heads_per_row = row_bytes // (d_k * dtype_bytes)
+    if heads_per_row < 1:
+        heads_per_row = 1
+    key_rows = (heads + heads_per_row - 1) // heads_per_row
+    page_tokens = row_bytes // dtype_bytes
+    tiles = (d_k + nbanks - 1) // nbanks
+    k_logit = (d_k + mult - 1) // mult
+    return gb_elems, heads_per_row, key_rows, page_tokens, tiles, k_logit
+
+
+@njit(cache=True)
 def _emit(fill, i, cmd, tgt, arg, c, tg, a):
     if fill:
         cmd[i] = c
@@ -60,14 +75,8 @@ def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nb
     ``phase`` 0 = logits (K^T q), 1 = attend (softmax x V). Returns the command count.
     """
     nbanks = nranks * nbg * nbpg
-    gb_elems = gb_bytes // dtype_bytes
-    heads_per_row = row_bytes // (d_k * dtype_bytes)
-    if heads_per_row < 1:
-        heads_per_row = 1
-    key_rows = (heads + heads_per_row - 1) // heads_per_row
-    page_tokens = row_bytes // dtype_bytes
-    tiles = (d_k + nbanks - 1) // nbanks
-    k_logit = (d_k + mult - 1) // mult
+    gb_elems, heads_per_row, key_rows, page_tokens, tiles, k_logit = _layout(
+        heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult)
     i = 0
     krow = 0
     for L in seq_lens:
@@ -193,14 +202,8 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
     must end before the next MAC's READRES burst). Returns cycles."""
     nbanks = nranks * nbg * nbpg
     ngroups = nranks * nbg
-    gb_elems = gb_bytes // dtype_bytes
-    heads_per_row = row_bytes // (d_k * dtype_bytes)
-    if heads_per_row < 1:
-        heads_per_row = 1
-    key_rows = (heads + heads_per_row - 1) // heads_per_row
-    page_tokens = row_bytes // dtype_bytes
-    tiles = (d_k + nbanks - 1) // nbanks
-    k_logit = (d_k + mult - 1) // mult
+    gb_elems, heads_per_row, key_rows, page_tokens, tiles, k_logit = _layout(
+        heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult)
     wc = win_count if win_count > 0 else 1
     hist = np.full((nranks, wc), -(1 << 40), dtype=np.int64)
     last_pre_bg = np.full(ngroups, -(1 << 40), dtype=np.int64)
@@ -278,7 +281,7 @@ def _make_twins():
     import types
 
     g = dict(globals())
-    for name in ("_emit", "_open_block", "_close_block", "_fast_block"):
+    for name in ("_layout", "_emit", "_open_block", "_close_block", "_fast_block"):
         g[name] = globals()[name].py_func
     return (types.FunctionType(attention_program.py_func.__code__, g, "attention_program_py"),
             types.FunctionType(attention_fast_channel.py_func.__code__, g,
