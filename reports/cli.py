@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neumelt.argtypes import positive_float
 from neumelt.errors import InputError
 
 KIND_HELP = {
@@ -33,16 +34,6 @@ def _fraction(text: str) -> float:
     return v
 
 
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return v
-
-
 def register(sub, common) -> None:
     rep = sub.add_parser("report", help="write HTML reports and Perfetto traces from the "
                                         "results store")
@@ -60,21 +51,21 @@ def register(sub, common) -> None:
                            help="design (or run id) that ratios divide by (default gpu, "
                                 "else npu, else the first run)")
         if kind == "deploy":
-            p.add_argument("--max-ttft", type=_positive, metavar="S",
+            p.add_argument("--max-ttft", type=positive_float, metavar="S",
                            help="time to first token budget, seconds")
-            p.add_argument("--min-tps", type=_positive, metavar="TOK_S",
+            p.add_argument("--min-tps", type=positive_float, metavar="TOK_S",
                            help="minimum decode speed, tokens/s")
-            p.add_argument("--max-j-per-task", type=_positive, metavar="J",
+            p.add_argument("--max-j-per-task", type=positive_float, metavar="J",
                            help="energy budget per agent task, joules")
             p.add_argument("--ram-headroom", type=_fraction, metavar="FRACTION",
                            help="memory that must stay free, 0.2 or 20%% (default: only "
                                 "check that the model fits)")
-            p.add_argument("--max-temp", type=_positive, metavar="C",
+            p.add_argument("--max-temp", type=positive_float, metavar="C",
                            help="peak temperature budget, °C")
             p.add_argument("--rank-by", choices=("tps", "ttft", "energy", "headroom"),
                            default="tps", help="order within feasible candidates "
                                                "(default tps)")
-            p.add_argument("--tokens-per-task", type=_positive, metavar="N",
+            p.add_argument("--tokens-per-task", type=positive_float, metavar="N",
                            help="output tokens of one agent task, to turn simulated J/token "
                                 "into J/task (default: from a profile run's calls)")
         if kind == "sweep":

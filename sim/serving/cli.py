@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from neumelt.argtypes import positive_float, positive_int
 from neumelt.errors import InputError
 
 SHOWN = [
@@ -23,42 +24,22 @@ SHOWN = [
 ]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return v
-
-
 def _workload_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", required=True, help="model preset (gpt3-30b) or YAML file")
     p.add_argument("--hw", default=None, help="hardware preset or YAML (default: the design's)")
     p.add_argument("--workload", "-w", required=True,
                    help="chat trace (sharegpt, alpaca, lmsys), trace file, or agent template "
                         "(mobile-agent-v2) / YAML")
-    p.add_argument("--requests", "-n", type=_positive_int, default=None,
+    p.add_argument("--requests", "-n", type=positive_int, default=None,
                    help="requests of a trace (default 1000) or tasks of an agent workload "
                         "(default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    p.add_argument("--rate", type=_positive_float, default=None,
+    p.add_argument("--rate", type=positive_float, default=None,
                    help="Poisson arrivals per second (requests or tasks); default all at t=0")
-    p.add_argument("--concurrency", type=_positive_int, default=None,
+    p.add_argument("--concurrency", type=positive_int, default=None,
                    help="closed loop: agent tasks or chat clients in flight (default: open loop; "
                         "agents: the template's arrivals)")
-    p.add_argument("--batch", type=_positive_int, default=256,
+    p.add_argument("--batch", type=positive_int, default=256,
                    help="maximum requests per iteration (default 256)")
     p.add_argument("--prefill", choices=("separate", "mixed"), default="separate",
                    help="prefill in its own iterations (vLLM) or mixed into decode (Orca)")
@@ -70,8 +51,8 @@ def _workload_args(p: argparse.ArgumentParser) -> None:
                         "(default: the design's, greedy for neupims, rr for npu-pim)")
     p.add_argument("--sub-batch", choices=("on", "off", "auto"), default=None,
                    help="sub-batch interleaving (neupims default auto: where it is faster)")
-    p.add_argument("--tp", type=_positive_int, default=None)
-    p.add_argument("--pp", type=_positive_int, default=None)
+    p.add_argument("--tp", type=positive_int, default=None)
+    p.add_argument("--pp", type=positive_int, default=None)
     p.add_argument("--baselines", choices=("ideal", "artifact"), default="ideal",
                    help="baseline model: ideal (batched NPU attention) or artifact (the NeuPIMs "
                         "artifact's npu-only attention, serialised per request and head)")
