@@ -62,42 +62,12 @@ def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
-    """:func:`_ready` for a bank-addressed command (the hot path)."""
-    g = b // nbpg
-    r = g // nbg
-    t = max(max(e_bank[b, c], e_bg[g, c]), max(e_rank[r, c], e_chan[c]))
-    if nranks > 1:
-        for r2 in range(nranks):
-            if r2 != r:
-                t = max(t, e_sib[r2, c])
-    return t
-
-
-@njit(cache=True, inline="always", error_model="numpy")
 def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
            e_bank, e_bg, e_rank, e_chan, e_sib):
-    """Record the constraints that command ``c`` issued at cycle ``t`` imposes."""
+    """Record the constraints that command ``c`` issued at cycle ``t`` imposes on every bank,
+    bank group, rank and sibling rank under its target. The kernel applies a bank-addressed
+    command's constraints itself (the hot path, one target per level)."""
     nb_rank = nbg * nbpg
-    if tkind == 0:  # bank-addressed: the hot path, one target per level
-        g = idx // nbpg
-        r = g // nbg
-        for k in range(con_ptr[c], con_ptr[c + 1]):
-            lvl = con_level[k]
-            nx = con_next[k]
-            v = t + con_lat[k]
-            # branch-free maxima: which side wins is data-dependent and mispredicts often
-            if lvl == 0:
-                e_bank[idx, nx] = max(v, e_bank[idx, nx])
-            elif lvl == 1:
-                e_bg[g, nx] = max(v, e_bg[g, nx])
-            elif lvl == 2:
-                e_rank[r, nx] = max(v, e_rank[r, nx])
-            elif lvl == 3:
-                e_chan[nx] = max(v, e_chan[nx])
-            else:
-                e_sib[r, nx] = max(v, e_sib[r, nx])
-        return
     if tkind == 0:
         b0, b1 = idx, idx + 1
         g0, g1 = idx // nbpg, idx // nbpg + 1
@@ -181,11 +151,33 @@ def _prune_constraints(con_ptr, con_level, con_next, con_lat, nranks, pim):
     return ptr, level, nxt, lat
 
 
+@njit(cache=True, error_model="numpy")
+def _group_by_level(con_ptr, con_level, con_next, con_lat):
+    """The constraint tables grouped by level within each command: entries of command ``c``
+    at level ``lv`` (0 bank, 1 bank group, 2 rank, 3 channel, 4 sibling rank) are
+    ``lptr[c, lv]:lptr[c, lv + 1]`` of (``next``, ``lat``). Returns (lptr, next, lat)."""
+    nk = con_ptr[NCMD]
+    lptr = np.zeros((NCMD, 6), dtype=np.int64)
+    nxt = np.empty(nk, dtype=np.int64)
+    lat = np.empty(nk, dtype=np.int64)
+    j = 0
+    for c in range(NCMD):
+        for lv in range(5):
+            lptr[c, lv] = j
+            for k in range(con_ptr[c], con_ptr[c + 1]):
+                if con_level[k] == lv:
+                    nxt[j] = con_next[k]
+                    lat[j] = con_lat[k]
+                    j += 1
+        lptr[c, 5] = j
+    return lptr, nxt, lat
+
+
 @njit(cache=True, inline="always", error_model="numpy")
-def _set_open(b, was, now, t, nb_rank, rank_open, open_since, active):
+def _set_open(r, was, now, t, rank_open, open_since, active):
+    """A bank of rank ``r`` goes from open (``was``) to ``now``: active-standby accounting."""
     if was == now:
         return
-    r = b // nb_rank
     if now:
         if rank_open[r] == 0:
             open_since[r] = t
@@ -216,6 +208,9 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     nb_rank = nbg * nbpg
     nbanks = nranks * nb_rank
     ngroups = nranks * nbg
+    # global bank group and rank of each bank (lookups: the hot path divides nothing)
+    bank_g = np.arange(nbanks, dtype=np.int64) // nbpg
+    bank_r = bank_g // nbg
     e_bank = np.zeros((nbanks, NCMD), dtype=np.int64)
     e_bg = np.zeros((ngroups, NCMD), dtype=np.int64)
     e_rank = np.zeros((nranks, NCMD), dtype=np.int64)
@@ -279,6 +274,8 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     # the tables this channel applies on issue (``guard`` above uses the full ones)
     k_ptr, k_level, k_next, k_lat = _prune_constraints(con_ptr, con_level, con_next, con_lat,
                                                        nranks, p_cmd.shape[0] > 0)
+    # and grouped by level, so the hot path applies a bank command without branching on it
+    lptr, l_next, l_lat = _group_by_level(k_ptr, k_level, k_next, k_lat)
     missed = np.zeros(arr.shape[0], dtype=np.int8)
     n = arr.shape[0]
     m = p_cmd.shape[0]
@@ -445,7 +442,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             c = cc_cmd[b]
             if c == -1:
                 c = -2
-                r = b // nb_rank
+                r = bank_r[b]
                 if write_mode:
                     q = head_w[b]
                     h = hits_w[b]
@@ -477,7 +474,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             # lose to the best so far on it, or tie at tmin and lose on priority / age
             lb = max(e_bank[b, c], tmin)
             if c == ACT and faw_on:
-                lb = max(lb, hist[b // nb_rank, faw_idx] + win_cycles)
+                lb = max(lb, hist[bank_r[b], faw_idx] + win_cycles)
             if dual == 0:
                 lb = max(lb, pim_busy)
             q = cc_q[b]
@@ -485,9 +482,16 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             if lb > best_t or (lb == best_t and (prio > best_prio or
                                                  (prio == best_prio and q > best_age))):
                 continue
-            rt = _ready_bank(c, b, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib)
+            # its readiness from the tables (what :func:`_ready` computes for one bank)
+            g = bank_g[b]
+            r = bank_r[b]
+            rt = max(max(e_bank[b, c], e_bg[g, c]), max(e_rank[r, c], e_chan[c]))
+            if nranks > 1:
+                for r2 in range(nranks):
+                    if r2 != r:
+                        rt = max(rt, e_sib[r2, c])
             if c == ACT and win_weight[ACT] > 0:
-                hv = hist[b // nb_rank, win_count - win_weight[ACT]] + win_cycles
+                hv = hist[bank_r[b], win_count - win_weight[ACT]] + win_cycles
                 if hv > rt:
                     rt = hv
             if rt < tmin:
@@ -507,7 +511,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                     lat = nCL if (c == RD or c == RDA) else nCWL
                     if rt + lat + nBL - pim_dur + nBL > pim_rt:
                         continue
-                if c == ACT and pim_ck == G_ACT and b // nb_rank == pim_rank and win_count > 0:
+                if c == ACT and pim_ck == G_ACT and bank_r[b] == pim_rank and win_count > 0:
                     kw = win_count - win_weight[G_ACT]
                     nv = rt + win_cycles if kw == 0 else hist[pim_rank, kw - 1] + win_cycles
                     if nv > pim_rt:
@@ -560,11 +564,32 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             elif c == COMPS_READRES:
                 log[nlog, 6] = p_arg[p_idx]
             nlog += 1
-        _apply(c, best_kind, ix, t, nbg, nbpg, nranks, k_ptr, k_level, k_next, k_lat,
-               e_bank, e_bg, e_rank, e_chan, e_sib)
+        if best_kind == 0:
+            # the constraints it imposes (bank-addressed: one target per level; branch-free
+            # maxima, as which side wins is data-dependent and mispredicts often)
+            g = bank_g[ix]
+            r = bank_r[ix]
+            for k in range(lptr[c, 0], lptr[c, 1]):
+                nx = l_next[k]
+                e_bank[ix, nx] = max(e_bank[ix, nx], t + l_lat[k])
+            for k in range(lptr[c, 1], lptr[c, 2]):
+                nx = l_next[k]
+                e_bg[g, nx] = max(e_bg[g, nx], t + l_lat[k])
+            for k in range(lptr[c, 2], lptr[c, 3]):
+                nx = l_next[k]
+                e_rank[r, nx] = max(e_rank[r, nx], t + l_lat[k])
+            for k in range(lptr[c, 3], lptr[c, 4]):
+                nx = l_next[k]
+                e_chan[nx] = max(e_chan[nx], t + l_lat[k])
+            for k in range(lptr[c, 4], lptr[c, 5]):
+                nx = l_next[k]
+                e_sib[r, nx] = max(e_sib[r, nx], t + l_lat[k])
+        else:
+            _apply(c, best_kind, ix, t, nbg, nbpg, nranks, k_ptr, k_level, k_next, k_lat,
+                   e_bank, e_bg, e_rank, e_chan, e_sib)
         w = win_weight[c]
         if w > 0:
-            rr = ix // nbg if best_kind == 1 else ix // nb_rank
+            rr = bank_r[ix] if best_kind == 0 else (ix // nbg if best_kind == 1 else ix // nb_rank)
             for j in range(win_count - 1, w - 1, -1):
                 hist[rr, j] = hist[rr, j - w]
             for j in range(w):
@@ -585,7 +610,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             missed[q] = 1
             was = open_row[ix] >= 0 or pim_row[ix] >= 0
             open_row[ix] = row[q]
-            _set_open(ix, was, True, t, nb_rank, rank_open, open_since, active)
+            _set_open(bank_r[ix], was, True, t, rank_open, open_since, active)
             hr = 0
             qq = head_r[ix]
             while qq >= 0:
@@ -604,7 +629,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
             open_row[ix] = -1
             hits_r[ix] = 0
             hits_w[ix] = 0
-            _set_open(ix, True, pim_row[ix] >= 0, t, nb_rank, rank_open, open_since, active)
+            _set_open(bank_r[ix], True, pim_row[ix] >= 0, t, rank_open, open_since, active)
         elif c == RD or c == WR or c == RDA or c == WRA:
             q = best_q
             if c == RD or c == RDA:
@@ -663,14 +688,14 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 open_row[ix] = -1
                 hits_r[ix] = 0
                 hits_w[ix] = 0
-                _set_open(ix, True, pim_row[ix] >= 0, t, nb_rank, rank_open, open_since, active)
+                _set_open(bank_r[ix], True, pim_row[ix] >= 0, t, rank_open, open_since, active)
         elif c == PREA:
             for b in range(ix * nb_rank, (ix + 1) * nb_rank):
                 if open_row[b] >= 0:
                     open_row[b] = -1
                     hits_r[b] = 0
                     hits_w[b] = 0
-                    _set_open(b, True, pim_row[b] >= 0, t, nb_rank, rank_open, open_since,
+                    _set_open(bank_r[b], True, pim_row[b] >= 0, t, rank_open, open_since,
                               active)
         elif c == REF:
             ref_pending[ix] = 0
@@ -684,12 +709,12 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                 if pim_row[b] < 0:
                     rank_pim[rr] += 1
                 pim_row[b] = p_arg[p_idx - 1]
-                _set_open(b, was, True, t, nb_rank, rank_open, open_since, active)
+                _set_open(bank_r[b], was, True, t, rank_open, open_since, active)
         elif c == PIM_PRE:
             if pim_row[ix] >= 0:
                 rank_pim[ix // nb_rank] -= 1
             pim_row[ix] = -1
-            _set_open(ix, True, open_row[ix] >= 0, t, nb_rank, rank_open, open_since, active)
+            _set_open(bank_r[ix], True, open_row[ix] >= 0, t, rank_open, open_since, active)
         elif c == COMPS_READRES:
             k = p_arg[p_idx - 1]
             dur = nCOMP * ((k if k > comps_min else comps_min) + 1)
@@ -1128,7 +1153,7 @@ def _make_twin():
     import types
 
     g = dict(globals())
-    for name in ("_ready", "_ready_bank", "_apply", "_set_open", "_prune_constraints"):
+    for name in ("_ready", "_apply", "_set_open", "_prune_constraints", "_group_by_level"):
         g[name] = globals()[name].py_func
     return types.FunctionType(channel_kernel.py_func.__code__, g, "channel_kernel_py")
 
