@@ -65,15 +65,11 @@ def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib
 def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
            e_bank, e_bg, e_rank, e_chan, e_sib):
     """Record the constraints that command ``c`` issued at cycle ``t`` imposes on every bank,
-    bank group, rank and sibling rank under its target. The kernel applies a bank-addressed
-    command's constraints itself (the hot path, one target per level)."""
+    bank group, rank and sibling rank under its target: a bank group (``tkind`` 1), a rank (2)
+    or the channel (3). The kernel applies a bank-addressed command's constraints itself (the
+    hot path: one target per level)."""
     nb_rank = nbg * nbpg
-    if tkind == 0:
-        b0, b1 = idx, idx + 1
-        g0, g1 = idx // nbpg, idx // nbpg + 1
-        r0 = g0 // nbg
-        r1 = r0 + 1
-    elif tkind == 1:
+    if tkind == 1:
         b0, b1 = idx * nbpg, (idx + 1) * nbpg
         g0, g1 = idx, idx + 1
         r0 = idx // nbg
