@@ -15,7 +15,7 @@ from sim.dram.controller import ControllerConfig
 from sim.dram.energy import energy_breakdown
 from sim.dram.mapping import AddressMapping
 from sim.dram.standard import DramStandard
-from sim.kernels.dram import stream_fast_channel
+from sim.kernels.dram import first_refresh, stream_fast_channel
 
 ERROR_BOUND = 0.02
 
@@ -60,7 +60,7 @@ def stream_fast(std: DramStandard, arrival, addr, wr, *, mapping: str,
         acts += int(np.count_nonzero((np.diff(flat) != 0) | (np.diff(rows) != 0))) + 1
         if controller.refresh:
             for r in range(std.org.pseudo_channels):
-                first = t.nREFI + r * (t.nREFI // std.org.pseudo_channels)
+                first = first_refresh(r, std.org.pseudo_channels, t.nREFI)
                 if ch_cycles[ch] > first:
                     refs += int((ch_cycles[ch] - first) // t.nREFI) + 1
     cycles = int(ch_cycles.max())

@@ -29,6 +29,13 @@ ST_FINAL, ST_PIM_END, ST_HITS, ST_ERROR, ST_NLOG, ST_NORMAL_END, ST_ISSUED, ST_A
 N_STATS_BASE = 7
 
 
+@njit(cache=True, inline="always")
+def first_refresh(r, nranks, nREFI):
+    """Cycle of rank ``r``'s first all-bank refresh deadline: every rank refreshes once per
+    ``nREFI``, the ranks of a channel staggered by ``nREFI // nranks``."""
+    return nREFI + r * (nREFI // nranks)
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
     """Earliest cycle command ``c`` may issue at target (kind, index) from the tables."""
@@ -224,7 +231,7 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     active = np.zeros(nranks, dtype=np.int64)
     next_ref = np.zeros(nranks, dtype=np.int64)
     for r in range(nranks):
-        next_ref[r] = nREFI + r * (nREFI // nranks)
+        next_ref[r] = first_refresh(r, nranks, nREFI)
     ref_pending = np.zeros(nranks, dtype=np.int64)
     # refresh summary: the earliest deadline of a rank without a pending refresh (INF when
     # none) and how many ranks have one pending, so the per-rank loops run only when needed
@@ -773,7 +780,7 @@ def stream_fast_channel(arrival, rank, bg, bank, row, is_write, nbg, nbpg, nrank
     last_act_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
     next_ref = np.zeros(nranks, dtype=np.int64)
     for r in range(nranks):
-        next_ref[r] = nREFI + r * (nREFI // nranks)
+        next_ref[r] = first_refresh(r, nranks, nREFI)
     t = np.int64(-(1 << 40))
     prev_r = -1
     prev_g = -1
@@ -877,7 +884,7 @@ def seq_state_init(nbanks: int, nranks: int, nREFI: int) -> np.ndarray:
     s[SEQ_HEAD:SEQ_HEAD + nbanks] = -1                      # open row per bank
     nr0 = SEQ_HEAD + 3 * nbanks + 2 * nranks
     for r in range(nranks):
-        s[nr0 + r] = nREFI + r * (nREFI // nranks)          # next refresh deadline
+        s[nr0 + r] = first_refresh(r, nranks, nREFI)        # next refresh deadline
     return s
 
 
@@ -1149,13 +1156,24 @@ def _make_twin():
     import types
 
     g = dict(globals())
-    for name in ("_ready", "_apply", "_set_open", "_prune_constraints", "_group_by_level"):
+    for name in ("_ready", "_apply", "_set_open", "_prune_constraints", "_group_by_level",
+                 "first_refresh"):
         g[name] = globals()[name].py_func
     return types.FunctionType(channel_kernel.py_func.__code__, g, "channel_kernel_py")
 
 
 channel_kernel_py = _make_twin()
-stream_fast_channel_py = stream_fast_channel.py_func
+
+
+def _make_stream_twin():
+    import types
+
+    g = dict(globals())
+    g["first_refresh"] = first_refresh.py_func
+    return types.FunctionType(stream_fast_channel.py_func.__code__, g, "stream_fast_channel_py")
+
+
+stream_fast_channel_py = _make_stream_twin()
 
 
 def _make_seq_twin():
@@ -1163,6 +1181,7 @@ def _make_seq_twin():
 
     g = dict(globals())
     g["_seq_coords"] = _seq_coords.py_func
+    g["first_refresh"] = first_refresh.py_func
     return types.FunctionType(stream_seq_run.py_func.__code__, g, "stream_seq_run_py")
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.kernels.dram import first_refresh
+
 GWRITE, G_ACT, PIM_PRE, P_HEADER, COMPS_READRES = 8, 9, 12, 13, 14
 
 
@@ -212,7 +214,7 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
     last_pre_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
     next_ref = np.zeros(nranks, dtype=np.int64)
     for r in range(nranks):
-        next_ref[r] = nREFI + r * (nREFI // nranks)
+        next_ref[r] = first_refresh(r, nranks, nREFI)
     gact_t = np.zeros(ngroups, dtype=np.int64)
     ks = np.zeros(max(heads_per_row, 1), dtype=np.int64)
     t = np.int64(0)
@@ -271,7 +273,7 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
     # refreshes issued up to the end
     if refresh_on:
         for r in range(nranks):
-            first = nREFI + r * (nREFI // nranks)
+            first = first_refresh(r, nranks, nREFI)
             if end > first:
                 counts[6] += (end - first) // nREFI + 1
     return end
@@ -281,7 +283,8 @@ def _make_twins():
     import types
 
     g = dict(globals())
-    for name in ("_layout", "_emit", "_open_block", "_close_block", "_fast_block"):
+    for name in ("_layout", "_emit", "_open_block", "_close_block", "_fast_block",
+                 "first_refresh"):
         g[name] = globals()[name].py_func
     return (types.FunctionType(attention_program.py_func.__code__, g, "attention_program_py"),
             types.FunctionType(attention_fast_channel.py_func.__code__, g,
