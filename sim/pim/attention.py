@@ -59,6 +59,29 @@ class AttentionResult:
     seconds: float = 0.0
     channel_phase_cycles: np.ndarray = field(default=None, repr=False)  # [channels, phases]
 
+    @classmethod
+    def from_phases(cls, std: DramStandard, per: np.ndarray, phases: Sequence[int],
+                    counts: np.ndarray, active: int, read_done: np.ndarray, reads, *,
+                    fidelity: str, error_bound: float | None, row_buffer: str,
+                    issued: int) -> AttentionResult:
+        """The stage from per-channel, per-phase cycles ``per`` [channels, phases]: phases run
+        one after the other, each as long as its slowest channel. ``counts`` per command code,
+        ``active`` active-standby rank-cycles (for the IDD energy), ``read_done`` per channel
+        the cycle its NPU reads finished (-1 none), ``reads`` the NPU bytes per channel."""
+        phase_max = per.max(axis=0) if len(per) else np.zeros(len(phases), np.int64)
+        total = int(phase_max.sum())
+        names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
+        energy = energy_breakdown(std, names, active,
+                                  total * std.org.channels * std.org.pseudo_channels)
+        return cls(
+            cycles=total, channel_cycles=per.sum(axis=1),
+            logits_cycles=int(phase_max[0]) if 0 in phases else 0,
+            attend_cycles=int(phase_max[-1]) if 1 in phases else 0,
+            npu_reads_done_cycle=int(read_done.max()) if reads and read_done.max() >= 0 else None,
+            commands=names, energy_j=energy, fidelity=fidelity, error_bound=error_bound,
+            row_buffer=row_buffer, commands_issued=issued, seconds=std.seconds(total),
+            channel_phase_cycles=per)
+
 
 def channel_program(std: DramStandard, seq_lens: Sequence[int], shape: AttentionShape,
                     phase: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,16 +178,6 @@ def simulate_attention(std: DramStandard, channel_seq_lens: Sequence[Sequence[in
             if len(a):
                 read_done[ch] = offset + out.normal_end
             offset += out.final_cycle
-    phase_max = per.max(axis=0) if ncl else np.zeros(len(phases), np.int64)
-    logits = int(phase_max[0]) if 0 in phases else 0
-    attend = int(phase_max[-1]) if 1 in phases else 0
-    total = int(phase_max.sum())
-    names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
-    energy = energy_breakdown(std, names, active, total * nch * std.org.pseudo_channels)
-    return AttentionResult(
-        cycles=total, channel_cycles=per.sum(axis=1), logits_cycles=logits,
-        attend_cycles=attend,
-        npu_reads_done_cycle=int(read_done.max()) if reads and read_done.max() >= 0 else None,
-        commands=names, energy_j=energy, fidelity="command", error_bound=None,
-        row_buffer=row_buffer, commands_issued=issued, seconds=std.seconds(total),
-        channel_phase_cycles=per)
+    return AttentionResult.from_phases(std, per, phases, counts, active, read_done, reads,
+                                       fidelity="command", error_bound=None,
+                                       row_buffer=row_buffer, issued=issued)

@@ -20,7 +20,6 @@ import numpy as np
 
 from sim.dram import commands as C
 from sim.dram.controller import ControllerConfig
-from sim.dram.energy import energy_breakdown
 from sim.dram.standard import DramStandard
 from sim.kernels.dram import SEQ_I, seq_state_init, stream_fast_channel, stream_seq_run
 from sim.kernels.pim import attention_fast_channel
@@ -220,16 +219,7 @@ def attention_fast(std: DramStandard, channel_seq_lens, shape, phases, row_buffe
             per[ch, j] = total
             offset += total
             active += total * std.org.pseudo_channels if total else 0
-    phase_max = per.max(axis=0) if len(channel_seq_lens) else np.zeros(len(phases), np.int64)
-    logits = int(phase_max[0]) if 0 in phases else 0
-    attend = int(phase_max[-1]) if 1 in phases else 0
-    total = int(phase_max.sum())
-    names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
-    energy = energy_breakdown(std, names, active, total * nch * std.org.pseudo_channels)
-    return AttentionResult(
-        cycles=total, channel_cycles=per.sum(axis=1), logits_cycles=logits, attend_cycles=attend,
-        npu_reads_done_cycle=int(read_done.max()) if reads and read_done.max() >= 0 else None,
-        commands=names, energy_j=energy, fidelity="fast",
+    return AttentionResult.from_phases(
+        std, per, phases, counts, active, read_done, reads, fidelity="fast",
         error_bound=ERROR_BOUND_MIXED if any(reads) else ERROR_BOUND_PIM,
-        row_buffer=row_buffer, commands_issued=0, seconds=std.seconds(total),
-        channel_phase_cycles=per)
+        row_buffer=row_buffer, issued=0)
