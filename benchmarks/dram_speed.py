@@ -49,6 +49,19 @@ def _timed_rounds(cases: dict, repeat: int) -> dict:
     return {k: (results[k], times[k][0], times[k][1]) for k in cases}
 
 
+def _row(case: str, commands: int, walls: list, cpus: list, simulated_s: float,
+         bandwidth: str | float, digits: int = 3) -> dict:
+    """One table row: fastest wall and CPU run, commands per second for both and for the
+    median CPU run."""
+    wall, cpu = min(walls), min(cpus)
+    return {"case": case, "commands": commands,
+            "wall (s)": round(wall, 4), "cpu (s)": round(cpu, 4),
+            "M cmds/wall-s": round(commands / wall / 1e6, digits),
+            "M cmds/cpu-s": round(commands / cpu / 1e6, digits),
+            "median M cmds/cpu-s": round(commands / float(np.median(cpus)) / 1e6, digits),
+            "simulated (us)": round(simulated_s * 1e6, 2), "bandwidth (GB/s)": bandwidth}
+
+
 def _reference_batch():
     path = Path(__file__).resolve().parents[1] / "sim/data/neupims"
     per: list[list[int]] = [[] for _ in range(32)]
@@ -109,14 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             out[f"{key}_dcps_cpu_median"] = res.commands_issued / float(np.median(cpus))
             out[f"{key}_commands"] = res.commands_issued
             out[f"{key}_slowdown_cpu"] = cpu / res.seconds
-            rows.append({"case": f"{name} {pattern}", "commands": res.commands_issued,
-                         "wall (s)": round(wall, 4), "cpu (s)": round(cpu, 4),
-                         "M cmds/wall-s": round(res.commands_issued / wall / 1e6, 3),
-                         "M cmds/cpu-s": round(res.commands_issued / cpu / 1e6, 3),
-                         "median M cmds/cpu-s": round(
-                             res.commands_issued / float(np.median(cpus)) / 1e6, 3),
-                         "simulated (us)": round(res.seconds * 1e6, 2),
-                         "bandwidth (GB/s)": round(res.bandwidth_bytes_per_s / 1e9, 1)})
+            rows.append(_row(f"{name} {pattern}", res.commands_issued, walls, cpus,
+                             res.seconds, round(res.bandwidth_bytes_per_s / 1e9, 1)))
     res, walls, cpus = timed["pim"]
     wall, cpu = min(walls), min(cpus)
     pim_cmds = sum(v for k, v in res.commands.items()
@@ -127,22 +134,14 @@ def main(argv: list[str] | None = None) -> int:
                 "pim_cps_cpu": pim_cmds / cpu, "pim_cps_cpu_median": pim_cmds / float(
                     np.median(cpus)), "pim_bank_ops_per_s_cpu": bank_ops / cpu,
                 "pim_slowdown_cpu": cpu / res.seconds, "pim_stage_cycles": res.cycles})
-    rows.append({"case": "PIM attention, reference batch (command, dual)", "commands": pim_cmds,
-                 "wall (s)": round(wall, 4), "cpu (s)": round(cpu, 4),
-                 "M cmds/wall-s": round(pim_cmds / wall / 1e6, 3),
-                 "M cmds/cpu-s": round(pim_cmds / cpu / 1e6, 3),
-                 "median M cmds/cpu-s": round(pim_cmds / float(np.median(cpus)) / 1e6, 3),
-                 "simulated (us)": round(res.seconds * 1e6, 2), "bandwidth (GB/s)": "-"})
+    rows.append(_row("PIM attention, reference batch (command, dual)", pim_cmds, walls, cpus,
+                     res.seconds, "-"))
     fres, fwalls, fcpus = timed["pim_fast"]
-    fwall, fcpu = min(fwalls), min(fcpus)
+    fcpu = min(fcpus)
     out.update({"pim_fast_equiv_cps_cpu": pim_cmds / fcpu,
                 "pim_fast_error": abs(fres.cycles - res.cycles) / res.cycles})
-    rows.append({"case": "PIM attention, reference batch (fast path)", "commands": pim_cmds,
-                 "wall (s)": round(fwall, 4), "cpu (s)": round(fcpu, 4),
-                 "M cmds/wall-s": round(pim_cmds / fwall / 1e6, 1),
-                 "M cmds/cpu-s": round(pim_cmds / fcpu / 1e6, 1),
-                 "median M cmds/cpu-s": round(pim_cmds / float(np.median(fcpus)) / 1e6, 1),
-                 "simulated (us)": round(fres.seconds * 1e6, 2), "bandwidth (GB/s)": "-"})
+    rows.append(_row("PIM attention, reference batch (fast path)", pim_cmds, fwalls, fcpus,
+                     fres.seconds, "-", digits=1))
     units = {k: ("commands/s" if "cps" in k or "dcps" in k else
                  "bank-ops/s" if "bank_ops" in k else "x" if "slowdown" in k else
                  "fraction" if "error" in k else "cycles" if "cycles" in k else
