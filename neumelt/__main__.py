@@ -1,5 +1,5 @@
 """``python -m neumelt`` runs the CLI."""
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 
 raise SystemExit(main())

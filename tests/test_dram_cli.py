@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from dram_support import DATA
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 from neumelt.errors import InputError
 from neumelt.store import Store
 from sim.dram.trace import parse_trace, read_trace, write_trace

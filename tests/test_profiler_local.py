@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from profiler_support import write_tiny_llama  # noqa: E402
 
-from neumelt.cli import main  # noqa: E402
+from neumelt.app.cli import main  # noqa: E402
 from neumelt.store import Store  # noqa: E402
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python (extra llm) is not installed")

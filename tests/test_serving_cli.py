@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 from neumelt.store import Store
 
 

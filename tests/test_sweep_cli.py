@@ -6,7 +6,7 @@ import json
 
 from sweep_support import write_spec
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 from neumelt.store import Store
 
 SMALL = {"batch": [64, 512], "pim": [True, False], "channels": [16, 32]}

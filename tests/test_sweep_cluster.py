@@ -14,7 +14,7 @@ import time
 import pytest
 from sweep_support import TESTS_DIR, free_port, wait_port, write_spec
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 from neumelt.store import Store
 from sim.sweep.execute import load_points
 

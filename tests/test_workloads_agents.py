@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from workloads_support import MINIMAL, assert_topological, neumelt, write
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 from neumelt.errors import InputError
 from workloads.agents import expand, list_templates, load_template
 from workloads.models import load_model

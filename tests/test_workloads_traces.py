@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from neumelt.cli import main
+from neumelt.app.cli import main
 from neumelt.errors import InputError
 from workloads.traces import (
     DATASETS,

@@ -20,13 +20,13 @@ from neumelt.errors import InputError, NeumeltError
 
 # Modules that add subcommands, in help order. A module that is not there yet is skipped.
 COMMAND_MODULES = (
-    "neumelt.runs_cli",
+    "neumelt.app.runs_cli",
     "workloads.cli",
     "sim.cli",
     "devices.cli",
     "profiler.cli",
     "reports.cli",
-    "neumelt.demo",
+    "neumelt.app.demo",
 )
 
 
