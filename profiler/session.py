@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devices.files import dpath, push_if_changed
 from neumelt.errors import InputError, RunError
 from neumelt.store import Event, Metric, Store
 from profiler import energy as en
@@ -102,11 +103,6 @@ def open_device(cfg: ProfileConfig) -> Any:
     return get_device(cfg.device, **kwargs)
 
 
-def dpath(dev: Any, path: str) -> str:
-    """``path`` on the device (under its root prefix where it has one)."""
-    return dev.path(path) if hasattr(dev, "path") else path
-
-
 def _expand(cfg: ProfileConfig) -> dict[int, list[Node]]:
     from workloads.agents import expand
 
@@ -151,16 +147,6 @@ def check_context(tasks: dict[int, list[Node]], n_ctx: int) -> int:
                          f"is {n_ctx}", key="--ctx",
                          expected=f"--ctx {1 << (worst - 1).bit_length()} or a smaller --scale")
     return worst
-
-
-def push_if_changed(dev: Any, local: Path, remote: str, sha: str) -> bool:
-    """Push ``local`` to ``remote`` unless the device already has the same bytes (sha256)."""
-    res = dev.run(["sh", "-c", f"sha256sum '{remote}' 2>/dev/null"], timeout=120.0)
-    if res.returncode == 0 and res.stdout.split()[:1] == [sha]:
-        return False
-    dev.run(["mkdir", "-p", os.path.dirname(remote)], timeout=30.0)
-    dev.push(str(local), remote)
-    return True
 
 
 def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any:

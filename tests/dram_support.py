@@ -8,7 +8,8 @@ import numpy as np
 
 from sim.dram.controller import ControllerConfig, run_channel
 from sim.dram.standard import DramStandard
-from sim.pim.attention import AttentionShape, channel_program, npu_read_requests
+from sim.pim.program import channel_program, npu_read_requests
+from sim.pim.shapes import AttentionShape
 
 DATA = Path(__file__).parent / "data" / "dram"
 GPT3_7B_TP4 = AttentionShape(heads=8, d_k=128, e_tp=1024)

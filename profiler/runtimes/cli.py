@@ -50,7 +50,7 @@ class LlamaCli:
             raise InputError("sizing prompts for the cli runtime needs llama-cpp-python",
                              expected="pip install 'neumelt[llm]'") from None
         if self.cfg.device != "local":
-            from profiler.session import dpath, push_if_changed
+            from devices.files import dpath, push_if_changed
 
             remote = f"{dpath(self.dev, self.cfg.remote_dir)}/{Path(self.cfg.model).name}"
             push_if_changed(self.dev, Path(self.cfg.model), remote, self.cfg.model_sha256)

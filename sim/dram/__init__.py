@@ -3,7 +3,8 @@
 Entry points::
 
     from sim.dram.standard import load_standard, DramStandard   # "hbm2-neupims", "hbm3", a path
-    from sim.dram.engine import simulate_requests, DramResult   # request arrays -> result
+    from sim.dram.engine import simulate_requests               # request arrays -> DramResult
+    from sim.dram.result import DramResult                      # (also via sim.dram.engine)
     from sim.dram.trace import read_trace, write_trace          # DRAMsim3 / Ramulator 2 traces
     from sim.checker import check_log                           # independent timing checker
 

@@ -9,7 +9,6 @@ back (no per-channel Python work); ``twin=True`` runs the pure-Python twin per c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -19,6 +18,7 @@ from sim.dram import commands as C
 from sim.dram.controller import ControllerConfig, run_channel
 from sim.dram.energy import energy_breakdown
 from sim.dram.mapping import AddressMapping
+from sim.dram.result import LOG_COLUMNS, DramResult
 from sim.dram.standard import DramStandard
 from sim.kernels.dram import (
     N_STATS_BASE,
@@ -31,41 +31,8 @@ from sim.kernels.dram import (
     simulate_channels,
 )
 
-LOG_COLUMNS = ("cycle", "command", "rank", "bank_group", "bank", "row", "arg", "channel")
-
-
-@dataclass(frozen=True)
-class DramResult:
-    """Outcome of a request-level simulation (cycles of the standard's command clock)."""
-
-    standard: str
-    cycles: int                          # last data transfer, all channels
-    completion_cycles: np.ndarray        # per request, input order
-    channel_cycles: np.ndarray           # per channel
-    commands: dict[str, int]             # issued per command (all channels)
-    commands_issued: int
-    reads: int
-    writes: int
-    bytes: int
-    row_hits: int
-    row_hit_rate: float                  # column accesses without their own ACT / all
-    bandwidth_bytes_per_s: float         # bytes / simulated time
-    peak_fraction: float                 # of the standard's peak data-bus bandwidth
-    seconds: float                       # simulated time
-    energy_j: dict[str, float]           # components + total
-    fidelity: str = "command"
-    error_bound: float | None = None
-    command_log: np.ndarray | None = field(default=None, repr=False)  # rows of LOG_COLUMNS
-
-    def summary(self) -> dict:
-        return {
-            "standard": self.standard, "fidelity": self.fidelity, "cycles": self.cycles,
-            "seconds": self.seconds, "reads": self.reads, "writes": self.writes,
-            "bytes": self.bytes, "bandwidth_bytes_per_s": self.bandwidth_bytes_per_s,
-            "peak_fraction": self.peak_fraction, "row_hit_rate": self.row_hit_rate,
-            "commands": self.commands, "commands_issued": self.commands_issued,
-            "energy_j": self.energy_j, "error_bound": self.error_bound,
-        }
+# DramResult and LOG_COLUMNS live in sim.dram.result; importable from here as before
+__all__ = ["LOG_COLUMNS", "DramResult", "simulate_requests"]
 
 
 def simulate_requests(std: DramStandard, arrival_cycles, addresses, is_write, *,

@@ -14,6 +14,7 @@ import numpy as np
 from sim.dram.controller import ControllerConfig
 from sim.dram.energy import energy_breakdown
 from sim.dram.mapping import AddressMapping
+from sim.dram.result import DramResult
 from sim.dram.standard import DramStandard
 from sim.kernels.dram import first_refresh, stream_fast_channel
 
@@ -32,8 +33,6 @@ def is_stream(std: DramStandard, arrival: np.ndarray, addr: np.ndarray, wr: np.n
 
 def stream_fast(std: DramStandard, arrival, addr, wr, *, mapping: str,
                 controller: ControllerConfig):
-    from sim.dram.engine import DramResult
-
     if controller.page_policy != "open" or not is_stream(std, arrival, addr, wr):
         return None
     t = std.timing

@@ -2,7 +2,9 @@
 
 Entry points::
 
-    from sim.pim.attention import AttentionShape, simulate_attention, AttentionResult
+    from sim.pim.shapes import AttentionShape        # heads, d_k, e_tp per device
+    from sim.pim.attention import simulate_attention # channel lists -> AttentionResult
+    from sim.pim.result import AttentionResult       # (also importable from sim.pim.attention)
     from sim.pim.channels import channel_load, assign_channels
 
 ``simulate_attention`` runs each channel's PIM command program (and optional concurrent NPU

@@ -9,7 +9,6 @@ program, a barrier (softmax on the NPU vector unit, not timed here), then its at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -17,109 +16,18 @@ import numpy as np
 from neumelt.errors import InputError
 from sim.dram import commands as C
 from sim.dram.controller import ControllerConfig, run_channel
-from sim.dram.energy import energy_breakdown
 from sim.dram.standard import DramStandard
-from sim.kernels.pim import attention_program
+from sim.pim.program import channel_program, npu_read_requests
+from sim.pim.result import AttentionResult
+from sim.pim.shapes import AttentionShape
 
 Phase = Literal["logits", "attend", "both"]
 _PHASES = {"logits": (0,), "attend": (1,), "both": (0, 1)}
 
-
-@dataclass(frozen=True)
-class AttentionShape:
-    """Attention of one device after tensor parallelism: ``heads`` per device, ``d_k`` per head,
-    ``e_tp`` = heads x d_k (the query/key width per device), element size in bytes."""
-
-    heads: int
-    d_k: int
-    e_tp: int
-    dtype_bytes: int = 2
-
-    def __post_init__(self) -> None:
-        for name in ("heads", "d_k", "e_tp", "dtype_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-
-
-@dataclass(frozen=True)
-class AttentionResult:
-    """Timing, command counts and energy of one attention stage on PIM."""
-
-    cycles: int
-    channel_cycles: np.ndarray
-    logits_cycles: int
-    attend_cycles: int
-    npu_reads_done_cycle: int | None
-    commands: dict[str, int]
-    energy_j: dict[str, float]
-    fidelity: str
-    error_bound: float | None
-    row_buffer: str = "dual"
-    commands_issued: int = 0
-    seconds: float = 0.0
-    channel_phase_cycles: np.ndarray = field(default=None, repr=False)  # [channels, phases]
-
-    @classmethod
-    def from_phases(cls, std: DramStandard, per: np.ndarray, phases: Sequence[int],
-                    counts: np.ndarray, active: int, read_done: np.ndarray, reads, *,
-                    fidelity: str, error_bound: float | None, row_buffer: str,
-                    issued: int) -> AttentionResult:
-        """The stage from per-channel, per-phase cycles ``per`` [channels, phases]: phases run
-        one after the other, each as long as its slowest channel. ``counts`` per command code,
-        ``active`` active-standby rank-cycles (for the IDD energy), ``read_done`` per channel
-        the cycle its NPU reads finished (-1 none), ``reads`` the NPU bytes per channel."""
-        phase_max = per.max(axis=0) if len(per) else np.zeros(len(phases), np.int64)
-        total = int(phase_max.sum())
-        names = {C.COMMAND_NAMES[i]: int(counts[i]) for i in range(C.N_COMMANDS) if counts[i]}
-        energy = energy_breakdown(std, names, active,
-                                  total * std.org.channels * std.org.pseudo_channels)
-        return cls(
-            cycles=total, channel_cycles=per.sum(axis=1),
-            logits_cycles=int(phase_max[0]) if 0 in phases else 0,
-            attend_cycles=int(phase_max[-1]) if 1 in phases else 0,
-            npu_reads_done_cycle=int(read_done.max()) if reads and read_done.max() >= 0 else None,
-            commands=names, energy_j=energy, fidelity=fidelity, error_bound=error_bound,
-            row_buffer=row_buffer, commands_issued=issued, seconds=std.seconds(total),
-            channel_phase_cycles=per)
-
-
-def channel_program(std: DramStandard, seq_lens: Sequence[int], shape: AttentionShape,
-                    phase: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The PIM command program (cmd, target, arg arrays) of one channel for one phase."""
-    o = std.org
-    lens = np.asarray([int(s) for s in seq_lens], dtype=np.int64)
-    args = (lens, phase, shape.heads, shape.d_k, shape.e_tp, shape.dtype_bytes,
-            o.pseudo_channels, o.bank_groups, o.banks_per_group, o.row_bytes,
-            std.pim.global_buffer_bytes, std.pim.multipliers_per_bank, o.rows)
-    empty = np.zeros(0, dtype=np.int64)
-    n = attention_program(*args, False, empty, empty, empty)
-    cmd = np.zeros(n, dtype=np.int64)
-    tgt = np.zeros(n, dtype=np.int64)
-    arg = np.zeros(n, dtype=np.int64)
-    attention_program(*args, True, cmd, tgt, arg)
-    return cmd, tgt, arg
-
-
-def npu_read_requests(std: DramStandard, nbytes: int) -> tuple[np.ndarray, ...]:
-    """Sequential NPU reads of ``nbytes`` in one channel, laid out by the standard's address
-    mapping with the channel field removed (so consecutive bursts interleave banks and bank
-    groups as the mapping does), rows from the upper half of each bank. All arrive at 0."""
-    from sim.dram.mapping import AddressMapping
-
-    o = std.org
-    n = -(-int(nbytes) // o.burst_bytes)
-    amap = AddressMapping.of(std, std.address_mapping)
-    rest = np.arange(n, dtype=np.int64)
-    fields = {}
-    for f in reversed([amap.scheme[i:i + 2] for i in range(0, 12, 2)]):
-        if f == "ch":
-            continue
-        w = amap.widths[f]
-        fields[f] = rest & ((1 << w) - 1) if f != "ro" else rest
-        rest = rest >> w
-    bank = (fields["ra"] * o.bank_groups + fields["bg"]) * o.banks_per_group + fields["ba"]
-    row = o.rows // 2 + fields["ro"] % (o.rows // 2)
-    return np.zeros(n, np.int64), np.zeros(n, bool), bank, row, fields["co"]
+# the shape, the result and the channel program live in their own modules (shared with the
+# fast path); importable from here as before
+__all__ = ["AttentionResult", "AttentionShape", "Phase", "channel_program", "npu_read_requests",
+           "simulate_attention"]
 
 
 def simulate_attention(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]],

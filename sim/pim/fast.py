@@ -19,10 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from sim.dram import commands as C
-from sim.dram.controller import ControllerConfig
+from sim.dram.controller import ControllerConfig, run_channel
 from sim.dram.standard import DramStandard
 from sim.kernels.dram import SEQ_I, seq_state_init, stream_fast_channel, stream_seq_run
 from sim.kernels.pim import attention_fast_channel
+from sim.pim.program import channel_program, npu_read_requests
+from sim.pim.result import AttentionResult
+from sim.pim.shapes import AttentionShape
 
 # Measured bound of |fast - command| / command on the regression set (PIM-only stages).
 ERROR_BOUND_PIM = 0.02
@@ -126,8 +129,6 @@ def reads_cycles_reference(std: DramStandard, nbytes: int, refresh: bool = True)
     """:func:`reads_cycles` the long way: lay the requests out and run the stream kernel."""
     if nbytes <= 0:
         return 0
-    from sim.pim.attention import npu_read_requests
-
     o, t = std.org, std.timing
     a, _w, flat, row, _c = npu_read_requests(std, nbytes)
     rank = flat // (o.bank_groups * o.banks_per_group)
@@ -150,9 +151,6 @@ def open_phase_flow(std: DramStandard, refresh: bool = True) -> float:
     solo rate, during PIM_PRECHARGE bursts and GWRITEs not at all."""
     per_std = _FLOW_OPEN.setdefault(std, {})
     if refresh not in per_std:
-        from sim.dram.controller import ControllerConfig, run_channel
-        from sim.pim.attention import AttentionShape, channel_program, npu_read_requests
-
         shape = AttentionShape(heads=8, d_k=128, e_tp=1024)
         cmd, tgt, arg = channel_program(std, [1000], shape, 0)
         c, _k, acc = pim_channel_cycles(std, [1000], shape, 0, refresh)
@@ -169,8 +167,6 @@ def open_phase_flow(std: DramStandard, refresh: bool = True) -> float:
 
 def attention_fast(std: DramStandard, channel_seq_lens, shape, phases, row_buffer: str,
                    reads: list[int], ctrl: ControllerConfig):
-    from sim.pim.attention import AttentionResult
-
     nch = std.org.channels
     per = np.zeros((nch, len(phases)), dtype=np.int64)
     counts = np.zeros(C.N_COMMANDS, dtype=np.int64)
