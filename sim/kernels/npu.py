@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.kernels.cache import tie_caches
+
 
 @njit(cache=True)
 def schedule_tiles(load_bytes: np.ndarray, write_bytes: np.ndarray,
@@ -66,3 +68,6 @@ def schedule_tiles(load_bytes: np.ndarray, write_bytes: np.ndarray,
                 end = we
             group_done = 0.0
     return end, busy, hbm_busy
+
+
+tie_caches(globals())  # recompile when any kernel source changes (sim/kernels/cache.py)

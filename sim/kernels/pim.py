@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.kernels.dram import first_refresh
+from sim.kernels.cache import tie_caches
+from sim.kernels.dram.refresh import first_refresh
 
 GWRITE, G_ACT, PIM_PRE, P_HEADER, COMPS_READRES = 8, 9, 12, 13, 14
 
@@ -293,3 +294,5 @@ def _make_twins():
 
 # pure-Python twins (no compiled code on their path)
 attention_program_py, attention_fast_channel_py = _make_twins()
+
+tie_caches(globals())  # recompile when any kernel source changes (sim/kernels/cache.py)

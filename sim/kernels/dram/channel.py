@@ -1,4 +1,4 @@
-"""Event-driven per-channel DRAM + PIM controller kernel (numba, cache=True).
+"""Event-driven per-channel DRAM + PIM controller kernel (numba, cache=True): scheduling.
 
 One call simulates one channel: FR-FCFS over a read queue and a write queue with write-drain
 watermarks, open or closed page, per-rank all-bank refresh, and an in-order PIM command
@@ -9,7 +9,9 @@ controller that issues at most one command per cycle.
 
 Timing constraints come in as compiled tables (see ``sim.dram.standard.Tables``): for each
 issued command, ``con_ptr/con_level/con_next/con_lat`` give the earliest cycle at which each
-following command may issue at the bank, bank group, rank, channel or sibling-rank level.
+following command may issue at the bank, bank group, rank, channel or sibling-rank level
+(:mod:`sim.kernels.dram.constraints`). :func:`simulate_channels` decodes and partitions a
+request stream by channel and runs every channel in one compiled call.
 """
 
 from __future__ import annotations
@@ -17,178 +19,38 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# command codes (mirror sim.dram.commands; kernels cannot import Python dicts)
-ACT, PRE, RD, WR, RDA, WRA, REF, PREA = 0, 1, 2, 3, 4, 5, 6, 7
-GWRITE, G_ACT, COMP, READRES, PIM_PRE, P_HEADER, COMPS_READRES = 8, 9, 10, 11, 12, 13, 14
-NCMD = 15
-INF = np.int64(1) << np.int64(62)
-
-# stats slots
-ST_FINAL, ST_PIM_END, ST_HITS, ST_ERROR, ST_NLOG, ST_NORMAL_END, ST_ISSUED, ST_ACTIVE0 = (
-    0, 1, 2, 3, 4, 5, 6, 7)
-N_STATS_BASE = 7
-
-
-@njit(cache=True, inline="always")
-def first_refresh(r, nranks, nREFI):
-    """Cycle of rank ``r``'s first all-bank refresh deadline: every rank refreshes once per
-    ``nREFI``, the ranks of a channel staggered by ``nREFI // nranks``."""
-    return nREFI + r * (nREFI // nranks)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _ready(c, tkind, idx, nbg, nbpg, nranks, e_bank, e_bg, e_rank, e_chan, e_sib):
-    """Earliest cycle command ``c`` may issue at target (kind, index) from the tables."""
-    if tkind == 3:
-        return e_chan[c]
-    t = e_chan[c]
-    if tkind == 0:
-        b0, b1 = idx, idx + 1
-        g0, g1 = idx // nbpg, idx // nbpg + 1
-        r = g0 // nbg
-    elif tkind == 1:
-        b0, b1 = idx * nbpg, (idx + 1) * nbpg
-        g0, g1 = idx, idx + 1
-        r = idx // nbg
-    else:
-        b0, b1 = idx * nbg * nbpg, (idx + 1) * nbg * nbpg
-        g0, g1 = idx * nbg, (idx + 1) * nbg
-        r = idx
-    for b in range(b0, b1):
-        if e_bank[b, c] > t:
-            t = e_bank[b, c]
-    for g in range(g0, g1):
-        if e_bg[g, c] > t:
-            t = e_bg[g, c]
-    if e_rank[r, c] > t:
-        t = e_rank[r, c]
-    for r2 in range(nranks):
-        if r2 != r and e_sib[r2, c] > t:
-            t = e_sib[r2, c]
-    return t
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _apply(c, tkind, idx, t, nbg, nbpg, nranks, con_ptr, con_level, con_next, con_lat,
-           e_bank, e_bg, e_rank, e_chan, e_sib):
-    """Record the constraints that command ``c`` issued at cycle ``t`` imposes on every bank,
-    bank group, rank and sibling rank under its target: a bank group (``tkind`` 1), a rank (2)
-    or the channel (3). The kernel applies a bank-addressed command's constraints itself (the
-    hot path: one target per level)."""
-    nb_rank = nbg * nbpg
-    if tkind == 1:
-        b0, b1 = idx * nbpg, (idx + 1) * nbpg
-        g0, g1 = idx, idx + 1
-        r0 = idx // nbg
-        r1 = r0 + 1
-    elif tkind == 2:
-        b0, b1 = idx * nb_rank, (idx + 1) * nb_rank
-        g0, g1 = idx * nbg, (idx + 1) * nbg
-        r0, r1 = idx, idx + 1
-    else:
-        b0, b1 = 0, nranks * nb_rank
-        g0, g1 = 0, nranks * nbg
-        r0, r1 = 0, nranks
-    for k in range(con_ptr[c], con_ptr[c + 1]):
-        lvl = con_level[k]
-        nx = con_next[k]
-        v = t + con_lat[k]
-        if lvl == 3:
-            if v > e_chan[nx]:
-                e_chan[nx] = v
-        elif lvl == 0:
-            for b in range(b0, b1):
-                if v > e_bank[b, nx]:
-                    e_bank[b, nx] = v
-        elif lvl == 1:
-            for g in range(g0, g1):
-                if v > e_bg[g, nx]:
-                    e_bg[g, nx] = v
-        elif lvl == 2:
-            for r in range(r0, r1):
-                if v > e_rank[r, nx]:
-                    e_rank[r, nx] = v
-        elif tkind != 3:
-            if v > e_sib[r0, nx]:
-                e_sib[r0, nx] = v
-
-
-@njit(cache=True, error_model="numpy")
-def _prune_constraints(con_ptr, con_level, con_next, con_lat, nranks, pim):
-    """The constraint tables without entries no decision of this channel can read (exact):
-    constraints on PIM commands when there is no PIM program (``pim`` False), sibling-rank
-    constraints with one rank, and a bank or bank-group constraint that a coarser level of
-    the same command (bank group, rank or channel: every readiness check that reads the finer
-    one also reads it) matches or exceeds on the same next command. Returns (ptr, level,
-    next, lat)."""
-    nk = con_level.shape[0]
-    keep = np.ones(nk, dtype=np.bool_)
-    ptr = np.zeros(NCMD + 1, dtype=np.int64)
-    for c in range(NCMD):
-        for k in range(con_ptr[c], con_ptr[c + 1]):
-            lvl = con_level[k]
-            nx = con_next[k]
-            if (not pim and nx >= GWRITE) or (lvl == 4 and nranks == 1):
-                keep[k] = False
-            elif lvl <= 1:
-                for k2 in range(con_ptr[c], con_ptr[c + 1]):
-                    if (con_next[k2] == nx and lvl < con_level[k2] <= 3
-                            and con_lat[k2] >= con_lat[k]):
-                        keep[k] = False
-                        break
-            if keep[k]:
-                ptr[c + 1] += 1
-    for c in range(NCMD):
-        ptr[c + 1] += ptr[c]
-    nkeep = ptr[NCMD]
-    level = np.empty(nkeep, dtype=np.int64)
-    nxt = np.empty(nkeep, dtype=np.int64)
-    lat = np.empty(nkeep, dtype=np.int64)
-    j = 0
-    for k in range(nk):
-        if keep[k]:
-            level[j] = con_level[k]
-            nxt[j] = con_next[k]
-            lat[j] = con_lat[k]
-            j += 1
-    return ptr, level, nxt, lat
-
-
-@njit(cache=True, error_model="numpy")
-def _group_by_level(con_ptr, con_level, con_next, con_lat):
-    """The constraint tables grouped by level within each command: entries of command ``c``
-    at level ``lv`` (0 bank, 1 bank group, 2 rank, 3 channel, 4 sibling rank) are
-    ``lptr[c, lv]:lptr[c, lv + 1]`` of (``next``, ``lat``). Returns (lptr, next, lat)."""
-    nk = con_ptr[NCMD]
-    lptr = np.zeros((NCMD, 6), dtype=np.int64)
-    nxt = np.empty(nk, dtype=np.int64)
-    lat = np.empty(nk, dtype=np.int64)
-    j = 0
-    for c in range(NCMD):
-        for lv in range(5):
-            lptr[c, lv] = j
-            for k in range(con_ptr[c], con_ptr[c + 1]):
-                if con_level[k] == lv:
-                    nxt[j] = con_next[k]
-                    lat[j] = con_lat[k]
-                    j += 1
-        lptr[c, 5] = j
-    return lptr, nxt, lat
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _set_open(r, was, now, t, rank_open, open_since, active):
-    """A bank of rank ``r`` goes from open (``was``) to ``now``: active-standby accounting."""
-    if was == now:
-        return
-    if now:
-        if rank_open[r] == 0:
-            open_since[r] = t
-        rank_open[r] += 1
-    else:
-        rank_open[r] -= 1
-        if rank_open[r] == 0:
-            active[r] += t - open_since[r]
+from sim.kernels.dram.codes import (
+    ACT,
+    COMP,
+    COMPS_READRES,
+    G_ACT,
+    GWRITE,
+    INF,
+    NCMD,
+    P_HEADER,
+    PIM_PRE,
+    PRE,
+    PREA,
+    RD,
+    RDA,
+    READRES,
+    REF,
+    WR,
+    WRA,
+)
+from sim.kernels.dram.constraints import _apply, _group_by_level, _prune_constraints, _ready
+from sim.kernels.dram.refresh import first_refresh
+from sim.kernels.dram.stats import (
+    ST_ACTIVE0,
+    ST_ERROR,
+    ST_FINAL,
+    ST_HITS,
+    ST_ISSUED,
+    ST_NLOG,
+    ST_NORMAL_END,
+    ST_PIM_END,
+    _set_open,
+)
 
 
 @njit(cache=True, error_model="numpy")
@@ -754,282 +616,6 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
     return nlog
 
 
-@njit(cache=True)
-def stream_fast_channel(arrival, rank, bg, bank, row, is_write, nbg, nbpg, nranks, nBL, nCCD_S, nCCD_L,
-                        nRTRS, nRCD, nCAS, nRAS, nRP, nTAIL, nRFC, nREFI, refresh_on, queue):
-    """Fast path for a sequential stream in one channel (all reads or all writes).
-
-    Closed form per row segment: the first column command of a segment waits for its row
-    (nRCD after an ACT issued ahead, or nTAIL + nRP + nRCD when its bank must first close
-    another row); the rest follow at the column-to-column gap (nCCD_L within a bank group,
-    max(nCCD_S, nBL) across groups, nBL + nRTRS across ranks). A refresh that falls due stops
-    the rank's stream: PREA (after nRAS / nTAIL), nRP, REF, nRFC, then ACT + nRCD -- unless
-    the next rank's requests are within ``queue`` requests: then the controller serves those
-    meanwhile and the blocked bursts are paid for (their bus time) once the refresh is over.
-    ``nTAIL`` = nRTP for reads, nCWL + nBL + nWR for writes; ``nCAS`` = nCL or nCWL.
-    Returns the cycle of the last data beat.
-    """
-    n = rank.shape[0]
-    if n == 0:
-        return 0
-    nbanks = nranks * nbg * nbpg
-    open_row = np.full(nbanks, -1, dtype=np.int64)
-    act_t = np.full(nbanks, -(1 << 40), dtype=np.int64)
-    last_col_bank = np.full(nbanks, -(1 << 40), dtype=np.int64)
-    last_col_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
-    last_act_rank = np.full(nranks, -(1 << 40), dtype=np.int64)
-    next_ref = np.zeros(nranks, dtype=np.int64)
-    for r in range(nranks):
-        next_ref[r] = first_refresh(r, nranks, nREFI)
-    t = np.int64(-(1 << 40))
-    prev_r = -1
-    prev_g = -1
-    defer_n = 0
-    defer_until = np.int64(0)
-    i = 0
-    while i < n:
-        r = rank[i]
-        g = r * nbg + bg[i]
-        b = g * nbpg + bank[i]
-        if prev_r < 0:
-            x = np.int64(0)
-        elif r != prev_r:
-            x = t + nBL + nRTRS
-        elif g == prev_g:
-            x = t + (nCCD_L if nCCD_L > nBL else nBL)
-        else:
-            x = t + (nCCD_S if nCCD_S > nBL else nBL)
-        if arrival[i] > x:
-            x = arrival[i]
-        if refresh_on and next_ref[r] <= x:
-            # every deadline passed since the rank was last used: PREA, REF, nRFC each
-            resume = np.int64(-(1 << 40))
-            while next_ref[r] <= x:
-                pre = next_ref[r]
-                v = last_col_rank[r] + nTAIL
-                if v > pre:
-                    pre = v
-                v = last_act_rank[r] + nRAS
-                if v > pre:
-                    pre = v
-                if resume > pre:
-                    pre = resume
-                resume = pre + nRP + nRFC
-                next_ref[r] += nREFI
-            for bb in range(r * nbg * nbpg, (r + 1) * nbg * nbpg):
-                open_row[bb] = -1
-            if resume > x:
-                j = i
-                while j < n and j - i < queue and rank[j] == r:
-                    j += 1
-                if j < n and j - i < queue and defer_n == 0:
-                    # serve the other rank meanwhile; pay the blocked bursts' bus time later
-                    defer_n = j - i
-                    defer_until = resume + nRCD
-                    i = j
-                    continue
-                x = resume
-        if open_row[b] != row[i]:
-            a = x - nRCD
-            if a < arrival[i]:
-                a = arrival[i]
-            if open_row[b] >= 0:
-                v = last_col_bank[b] + nTAIL + nRP
-                if act_t[b] + nRAS + nRP > v:
-                    v = act_t[b] + nRAS + nRP
-                if v > a:
-                    a = v
-            if a < 0:
-                a = 0
-            open_row[b] = row[i]
-            act_t[b] = a
-            last_act_rank[r] = a
-            if a + nRCD > x:
-                x = a + nRCD
-        if defer_n > 0 and x >= defer_until:
-            x += defer_n * nBL
-            defer_n = 0
-        t = x
-        last_col_bank[b] = t
-        last_col_rank[r] = t
-        prev_r = r
-        prev_g = g
-        i += 1
-    if defer_n > 0:
-        if t < defer_until:
-            t = defer_until
-        t += defer_n * nBL
-    return t + nCAS + nBL
-
-
-# Layout of the state vector of :func:`stream_seq_run` (int64): scalars, then per-bank and
-# per-rank arrays.
-SEQ_T, SEQ_PREV_R, SEQ_PREV_G, SEQ_DEFER_N, SEQ_DEFER_UNTIL, SEQ_I = 0, 1, 2, 3, 4, 5
-SEQ_HEAD = 6
-
-
-def seq_state_size(nbanks: int, nranks: int) -> int:
-    """Length of a :func:`stream_seq_run` state vector."""
-    return SEQ_HEAD + 3 * nbanks + 3 * nranks
-
-
-def seq_state_init(nbanks: int, nranks: int, nREFI: int) -> np.ndarray:
-    """The state of a sequential stream before its first request."""
-    s = np.full(seq_state_size(nbanks, nranks), -(1 << 40), dtype=np.int64)
-    s[SEQ_PREV_R] = -1
-    s[SEQ_PREV_G] = -1
-    s[SEQ_DEFER_N] = 0
-    s[SEQ_DEFER_UNTIL] = 0
-    s[SEQ_I] = 0
-    s[SEQ_HEAD:SEQ_HEAD + nbanks] = -1                      # open row per bank
-    nr0 = SEQ_HEAD + 3 * nbanks + 2 * nranks
-    for r in range(nranks):
-        s[nr0 + r] = first_refresh(r, nranks, nREFI)        # next refresh deadline
-    return s
-
-
-@njit(cache=True)
-def _seq_coords(k, fields, widths, nbg, nbpg, half_rows):
-    """(rank, bank group, flat bank, row) of burst ``k`` of a sequential stream: the fields of
-    the address mapping (channel removed) from the LSB up, ``fields`` ids 0 ro, 1 ra, 2 bg,
-    3 ba, 5 co; the row field takes every bit above it; rows from the upper half."""
-    rest = k
-    ra = 0
-    bgv = 0
-    ba = 0
-    ro = 0
-    for f in range(fields.shape[0]):
-        fid = fields[f]
-        w = widths[f]
-        v = rest if fid == 0 else rest & ((1 << w) - 1)
-        if fid == 0:
-            ro = v
-        elif fid == 1:
-            ra = v
-        elif fid == 2:
-            bgv = v
-        elif fid == 3:
-            ba = v
-        rest = rest >> w
-    return ra, bgv, (ra * nbg + bgv) * nbpg + ba, half_rows + ro % half_rows
-
-
-@njit(cache=True)
-def stream_seq_run(state, n, ckpt_every, ckpts, fields, widths, nbg, nbpg, nranks, half_rows,
-                   nBL, nCCD_S, nCCD_L, nRTRS, nRCD, nCAS, nRAS, nRP, nTAIL, nRFC, nREFI,
-                   refresh_on, queue):
-    """:func:`stream_fast_channel` for the sequential read stream of ``n`` bursts that
-    ``sim.pim.attention.npu_read_requests`` lays out (all arriving at 0), without building the
-    request arrays, resumable: ``state`` (see :func:`seq_state_init`) is advanced in place
-    from its request index to ``n``. With ``ckpt_every`` > 0, the state at the top of the
-    loop is copied into ``ckpts[k]`` when the request index first reaches k x ckpt_every
-    (a checkpoint taken at index i is valid for any stream of at least i + queue bursts: no
-    decision before it looked past that). Returns (cycle of the last data beat, checkpoints
-    written)."""
-    nbanks = nranks * nbg * nbpg
-    o_row = SEQ_HEAD
-    o_act = o_row + nbanks
-    o_colb = o_act + nbanks
-    o_colr = o_colb + nbanks
-    o_actr = o_colr + nranks
-    o_ref = o_actr + nranks
-    t = state[SEQ_T]
-    prev_r = state[SEQ_PREV_R]
-    prev_g = state[SEQ_PREV_G]
-    defer_n = state[SEQ_DEFER_N]
-    defer_until = state[SEQ_DEFER_UNTIL]
-    i = state[SEQ_I]
-    nck = 0
-    while i < n:
-        if ckpt_every > 0 and i >= nck * ckpt_every and nck < ckpts.shape[0]:
-            state[SEQ_T] = t
-            state[SEQ_PREV_R] = prev_r
-            state[SEQ_PREV_G] = prev_g
-            state[SEQ_DEFER_N] = defer_n
-            state[SEQ_DEFER_UNTIL] = defer_until
-            state[SEQ_I] = i
-            ckpts[nck, :] = state
-            nck += 1
-        r, bgv, b, row = _seq_coords(i, fields, widths, nbg, nbpg, half_rows)
-        g = r * nbg + bgv
-        if prev_r < 0:
-            x = np.int64(0)
-        elif r != prev_r:
-            x = t + nBL + nRTRS
-        elif g == prev_g:
-            x = t + (nCCD_L if nCCD_L > nBL else nBL)
-        else:
-            x = t + (nCCD_S if nCCD_S > nBL else nBL)
-        if x < 0:
-            x = np.int64(0)
-        if refresh_on and state[o_ref + r] <= x:
-            resume = np.int64(-(1 << 40))
-            while state[o_ref + r] <= x:
-                pre = state[o_ref + r]
-                v = state[o_colr + r] + nTAIL
-                if v > pre:
-                    pre = v
-                v = state[o_actr + r] + nRAS
-                if v > pre:
-                    pre = v
-                if resume > pre:
-                    pre = resume
-                resume = pre + nRP + nRFC
-                state[o_ref + r] += nREFI
-            for bb in range(r * nbg * nbpg, (r + 1) * nbg * nbpg):
-                state[o_row + bb] = -1
-            if resume > x:
-                j = i
-                while j < n and j - i < queue:
-                    rj, _g, _b, _w = _seq_coords(j, fields, widths, nbg, nbpg, half_rows)
-                    if rj != r:
-                        break
-                    j += 1
-                if j < n and j - i < queue and defer_n == 0:
-                    defer_n = j - i
-                    defer_until = resume + nRCD
-                    i = j
-                    continue
-                x = resume
-        if state[o_row + b] != row:
-            a = x - nRCD
-            if a < 0:
-                a = np.int64(0)
-            if state[o_row + b] >= 0:
-                v = state[o_colb + b] + nTAIL + nRP
-                if state[o_act + b] + nRAS + nRP > v:
-                    v = state[o_act + b] + nRAS + nRP
-                if v > a:
-                    a = v
-            state[o_row + b] = row
-            state[o_act + b] = a
-            state[o_actr + r] = a
-            if a + nRCD > x:
-                x = a + nRCD
-        if defer_n > 0 and x >= defer_until:
-            x += defer_n * nBL
-            defer_n = 0
-        t = x
-        state[o_colb + b] = t
-        state[o_colr + r] = t
-        prev_r = r
-        prev_g = g
-        i += 1
-    state[SEQ_T] = t
-    state[SEQ_PREV_R] = prev_r
-    state[SEQ_PREV_G] = prev_g
-    state[SEQ_DEFER_N] = defer_n
-    state[SEQ_DEFER_UNTIL] = defer_until
-    state[SEQ_I] = i
-    if n <= 0:
-        return np.int64(0), nck
-    if defer_n > 0:
-        if t < defer_until:
-            t = defer_until
-        t += defer_n * nBL
-    return t + nCAS + nBL, nck
-
-
 @njit(cache=True, error_model="numpy")
 def decode_partition(addr, arrival, is_write, shifts, masks, nbg, nbpg, nch):
     """Decode byte addresses (``shifts``/``masks`` of the fields ro, ra, bg, ba, ch, co) and
@@ -1163,26 +749,3 @@ def _make_twin():
 
 
 channel_kernel_py = _make_twin()
-
-
-def _make_stream_twin():
-    import types
-
-    g = dict(globals())
-    g["first_refresh"] = first_refresh.py_func
-    return types.FunctionType(stream_fast_channel.py_func.__code__, g, "stream_fast_channel_py")
-
-
-stream_fast_channel_py = _make_stream_twin()
-
-
-def _make_seq_twin():
-    import types
-
-    g = dict(globals())
-    g["_seq_coords"] = _seq_coords.py_func
-    g["first_refresh"] = first_refresh.py_func
-    return types.FunctionType(stream_seq_run.py_func.__code__, g, "stream_seq_run_py")
-
-
-stream_seq_run_py = _make_seq_twin()
