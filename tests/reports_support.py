@@ -21,11 +21,14 @@ XSS = '<script>document.body.setAttribute("data-pwned","1")</script>' \
       '<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'1\')">'
 
 DESIGNS = {  # design: (system tok/s, J/token by component, TTFT p50 s, TPOT p50 s)
-    "gpu": (1000.0, {"gpu": 0.9, "hbm": 0.6}, 0.080, 1 / 25),
+    "gpu": (1000.0, {"gpu": 0.5, "static": 0.4, "hbm": 0.6}, 0.080, 1 / 25),
     "npu": (1250.0, {"npu": 0.5, "hbm": 0.6}, 0.070, 1 / 30),
     "npu-pim": (1800.0, {"npu": 0.4, "pim": 0.15, "hbm": 0.3}, 0.065, 1 / 45),
     "neupims": (2900.0, {"npu": 0.35, "pim": 0.12, "hbm": 0.2}, 0.060, 1 / 70),
 }
+
+
+WEIGHTS_B = 13.4e9  # gpt3-7b f16 on one device
 
 
 def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b") -> int:
@@ -35,8 +38,15 @@ def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b"
     rng = random.Random(seed)
     rid = store.start_run("sim", {"serving": {"design": design, "model": model,
                                               "workload": "mobile-agent-v2",
-                                              "max_batch": 256}},
+                                              "max_batch": 256,
+                                              "max_prefill_tokens": 8192}},
                           name=f"serve {design} {model}")
+    # the memory plan sim.serving records: 32 GiB per device, weights first, 18e9 B of KV
+    store.set_run_info(rid, "devices", 1)
+    store.set_run_info(rid, "memory", {
+        "capacity_bytes": 18e9 + WEIGHTS_B, "mem_util": 1.0, "weights_bytes": WEIGHTS_B,
+        "weight_format": "f16", "kv_bytes_per_token": 524288,
+        "activation_bytes_per_token": 65536, "source": "test"})
     src = f"{design}/fast"
     ms = [Metric("throughput_tok_s", tps, "tokens/s", "simulated", src),
           Metric("decode_throughput_tok_s", tps * 1.1, "tokens/s", "simulated", src),

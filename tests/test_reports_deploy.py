@@ -38,12 +38,28 @@ def test_budgets_decide_verdicts_and_rank(store):
     assert by["npu"].verdict == "feasible" and by["neupims"].verdict == "feasible"
     assert by["pixel (android)"].checks["TTFT"] == "fail"  # ~0.4 s measured > 0.075 s
     assert by["pixel (android)"].tps.provenance == "measured"
-    order = [c.target for c in _cands(report)]
-    assert order[:2] == ["neupims", "npu"]  # feasible first, faster first
-    assert report.primary_table().rows[0][3] == "neupims"
-    # simulated headroom: the KV cache peaks at 40 % of what the weights leave free
+    # like for like: the phone runs SmolLM2, the designs gpt3-7b: two groups
+    groups = report.meta["groups"]
+    assert [len(g.candidates) for g in groups] == [3, 1]
+    order = [c.target for c in groups[0].candidates]
+    assert order == ["neupims", "npu", "gpu"]  # feasible first, faster first
+    assert groups[0].best.target == "neupims"
+    assert "70.0 tok/s (simulated) vs 30.0 tok/s for npu" in groups[0].reason
+    assert "(+133.3 %)" in groups[0].reason
+    assert ("ruled out: gpu (f16) misses decode 25.0 tok/s vs ≥ 28.0 tok/s (misses by 11 %)"
+            in groups[0].reason)  # its worst miss (TTFT is over by 7 %)
+    assert groups[1].best is None and "pixel" in groups[1].reason
+    assert report.primary_table().rows[0][:5] == (1, 1, "feasible", "design", "neupims")
+    # whole memory per device: weights (catalog) + KV at its simulated peak + activations
+    m = by["npu"].memory
+    assert m.weights.value == pytest.approx(13.4e9) and m.weights.provenance == "estimated"
+    assert m.kv.value == pytest.approx(0.4 * 18e9) and m.kv.provenance == "simulated"
+    assert m.runtime.value == pytest.approx(65536 * 8192)
+    assert m.total.value == pytest.approx(13.4e9 + 7.2e9 + 65536 * 8192)
+    assert m.capacity.value == pytest.approx(18e9 + 13.4e9)
     head = by["npu"].headroom
-    assert head.provenance == "simulated" and head.value == pytest.approx(60.0)
+    assert head.provenance == "estimated"
+    assert head.value == pytest.approx(100 * (1 - m.total.value / m.capacity.value))
     # the phone: VmHWM against the device's RAM, both measured
     head = by["pixel (android)"].headroom
     assert head.provenance == "measured"
@@ -57,7 +73,7 @@ def test_unavailable_energy_makes_a_candidate_unverified_not_feasible(store):
     assert c.j_per_task is not None and not c.j_per_task.available
     assert c.checks["energy"] == "unknown" and c.verdict == "unverified"
     html_rows = report.primary_table().rows[0]
-    assert html_rows[11].text() == "unavailable (measured)"
+    assert html_rows[11].text() == "unavailable (measured)"  # energy / task
 
 
 def test_simulated_energy_per_task_is_estimated_from_task_tokens(store):
