@@ -33,6 +33,11 @@ PHASE_COLOUR = {"prefill": "#ff7f0e", "decode": "#1f77b4", "tool wait": "#9e9e9e
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"}
 
 
+def short(name: str, limit: int = 44) -> str:
+    """A tick label that leaves room for the plot (the hover box has the whole name)."""
+    return plot_text(name if len(name) <= limit else name[:limit - 1] + "…")
+
+
 def _t(q: Quantity | None) -> str:
     return q.text() if q is not None else "unavailable"
 
@@ -90,7 +95,7 @@ def pareto_plot(g: Group, budgets: Budgets) -> Plot | None:
         tag = "Pareto-optimal" if i in front else "dominated"
         fig.add_trace(go.Scatter(
             x=[c.ttft.value], y=[c.tps.value], mode="markers", marker=marker,
-            name=plot_text(f"{c.name}: {c.verdict}, {tag}"),
+            name=short(f"{c.name}: {c.verdict}, {tag}", 70),
             hovertext=[hover(c)], hoverinfo="text"))
     ys = [c.tps.value for c in pts]
     y_lo, y_hi = min(ys + [budgets.min_tps or min(ys)]), max(ys)
@@ -141,7 +146,7 @@ def memory_plot(g: Group) -> Plot | None:
     cands = [c for c in g.candidates if c.memory.total is not None and c.memory.total.available]
     if not cands:
         return None
-    names = [plot_text(c.name) for c in cands]
+    names = [short(c.name) for c in cands]
     fig = go.Figure()
     broken = any(c.memory.weights is not None for c in cands)
     if broken:
@@ -156,7 +161,7 @@ def memory_plot(g: Group) -> Plot | None:
                            for q in qs]))
         lone = [c for c in cands if c.memory.weights is None]
         if lone:
-            fig.add_trace(go.Bar(orientation="h", y=[plot_text(c.name) for c in lone],
+            fig.add_trace(go.Bar(orientation="h", y=[short(c.name) for c in lone],
                                  x=[_gib(c.memory.total) for c in lone],
                                  name="total (no breakdown)", marker_color="#7f7f7f"))
     else:
@@ -174,7 +179,7 @@ def memory_plot(g: Group) -> Plot | None:
                     "color": "#1d2330"},
             hovertext=[plot_text(f"capacity {_t(c.memory.capacity)}") for _, c in caps],
             hoverinfo="text"))
-    fig.update_layout(barmode="stack", legend=LEGEND_BELOW,
+    fig.update_layout(barmode="stack", legend=LEGEND_BELOW | {"traceorder": "normal"},
                       xaxis={"title": {"text": "memory per device (GiB)"}},
                       yaxis={"title": {"text": "candidate"}, "automargin": True})
     return Plot(f"Memory per device: {g.title}", fig,
@@ -191,14 +196,14 @@ def energy_plot(g: Group, budgets: Budgets) -> Plot | None:
     if len(cands) < 2 or not g.energy_comparable:
         return None
     fig = go.Figure(go.Bar(
-        orientation="h", y=[plot_text(c.name) for c in cands],
+        orientation="h", y=[short(c.name) for c in cands],
         x=[c.j_per_task.value for c in cands],
         marker_color=[VERDICT_COLOUR[c.verdict] for c in cands], name="energy per task",
         hovertext=[plot_text(f"{c.j_per_task.text()}: {c.j_per_task.source}")
                    for c in cands], hoverinfo="text"))
     if budgets.max_j_per_task is not None:
         fig.add_trace(go.Scatter(x=[budgets.max_j_per_task] * 2,
-                                 y=[plot_text(cands[0].name), plot_text(cands[-1].name)],
+                                 y=[short(cands[0].name), short(cands[-1].name)],
                                  mode="lines", line={"dash": "dash", "color": "#d62728"},
                                  name=f"budget ≤ {budgets.max_j_per_task:g} J/task"))
     fig.update_layout(xaxis={"title": {"text": "energy per task (J)"}},

@@ -497,7 +497,7 @@ def _all_table(groups: list[Group]) -> Table:
         "TTFT", "decode", "system throughput", "energy / task", "energy comparable in group",
         "weights", "KV cache at peak", "activations / runtime", "memory total",
         "memory capacity", "headroom", "thermal", "why", "run"), tuple(rows), primary=True,
-        collapsed=True)
+        csv_only=True)
 
 
 def _group_section(g: Group, index: int, budgets: Budgets) -> Section:

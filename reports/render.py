@@ -35,8 +35,6 @@ header h1{margin:0 0 4px;font-size:22px}
 header .sub{color:#c4cad6;font-size:13px}
 main{padding:8px 28px 40px;max-width:1280px;box-sizing:border-box}
 header{overflow-wrap:anywhere}
-details{margin:8px 0}
-summary{cursor:pointer;font-size:14px;font-weight:600;color:#3b4456}
 nav{font-size:13px;margin:12px 0}
 nav a{margin-right:14px;color:#2b5cb8;text-decoration:none}
 section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:12px 18px;
@@ -135,10 +133,11 @@ def _cell_text(cell: object, with_provenance: bool = True) -> str:
 
 def _table_html(t: Table) -> str:
     out = []
-    if t.collapsed:
-        out.append(f"<details><summary>{esc(t.title or 'table')} "
-                   f"({len(t.rows)} rows, {len(t.columns)} columns)</summary>")
-    elif t.title:
+    if t.csv_only:
+        return (f'<p class="note">{esc(t.title or "A table")}: {len(t.rows)} rows of '
+                f"{len(t.columns)} columns ({esc(', '.join(t.columns))}), in the .csv and .md "
+                "files written beside this page; too wide to read here.</p>")
+    if t.title:
         out.append(f"<h3>{esc(t.title)}</h3>")
     out.append('<div class="scroll"><table><thead><tr>'
                + "".join(f"<th>{esc(c)}</th>" for c in t.columns) + "</tr></thead><tbody>")
@@ -152,8 +151,6 @@ def _table_html(t: Table) -> str:
     out.append("</tbody></table></div>")
     if t.note:
         out.append(f'<p class="note">{esc(t.note)}</p>')
-    if t.collapsed:
-        out.append("</details>")
     return "\n".join(out)
 
 
