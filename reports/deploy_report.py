@@ -510,8 +510,11 @@ def _group_section(g: Group, index: int, budgets: Budgets) -> Section:
         blocks.append(Note(g.reason, "warn"))
     if g.tradeoff:
         blocks.append(Note(g.tradeoff))
-    blocks.append(Note(("Energy comparable: " if g.energy_comparable else
-                        "Energy not comparable, so not ranked: ") + g.energy_reason + ".",
+    has_energy = any(c.j_per_task is not None and c.j_per_task.available
+                     for c in g.candidates)
+    blocks.append(Note(("Energy: " if not has_energy else "Energy comparable: "
+                        if g.energy_comparable else "Energy not comparable, so not ranked: ")
+                       + g.energy_reason + ".",
                        "info" if g.energy_comparable else "warn"))
     blocks += [_group_table(g, index), _memory_table(g), _checks_table(g)]
     table = _energy_table(g)
