@@ -30,7 +30,11 @@ VERDICT_COLOUR = {"feasible": "#2ca02c", "unverified": "#ff7f0e", "infeasible": 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 PHASE_COLOUR = {"prefill": "#ff7f0e", "decode": "#1f77b4", "tool wait": "#9e9e9e"}
-LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"}
+def legend_below(height_px: int, rows: int = 1) -> dict:
+    """A horizontal legend a fixed 64 px under the plot area (clear of the x-axis title),
+    whatever the figure's height; ``rows``: legend rows expected."""
+    area = max(height_px - 110 - 20 * rows, 120)  # the report's margins: 60 top, 50 bottom
+    return {"orientation": "h", "yanchor": "top", "y": -64 / area, "x": 0, "xanchor": "left"}
 
 
 def short(name: str, limit: int = 44) -> str:
@@ -86,12 +90,16 @@ def pareto_plot(g: Group, budgets: Budgets) -> Plot | None:
     energies = [c.j_per_task.value for c in pts] if with_energy else []
     for i, c in enumerate(pts):
         symbol = "circle" if c.kind == "device" else "diamond"
-        marker = {"size": 15, "symbol": symbol if i in front else symbol + "-open",
-                  "line": {"width": 2, "color": VERDICT_COLOUR[c.verdict]}}
-        if with_energy:
-            marker |= {"color": [c.j_per_task.value], "coloraxis": "coloraxis"}
-        else:
-            marker["color"] = PALETTE[i % len(PALETTE)]
+        if with_energy:  # colour = energy; outline = identity
+            marker = {"size": 15, "symbol": symbol if i in front else symbol + "-open",
+                      "color": [c.j_per_task.value], "coloraxis": "coloraxis",
+                      "line": {"width": 2, "color": PALETTE[i % len(PALETTE)]}}
+        else:  # colour = identity; filled = Pareto-optimal
+            marker = {"size": 15, "symbol": symbol if i in front else symbol + "-open",
+                      "color": PALETTE[i % len(PALETTE)],
+                      "line": {"width": 2 if i not in front else 1,
+                               "color": PALETTE[i % len(PALETTE)] if i not in front
+                               else "#1d2330"}}
         tag = "Pareto-optimal" if i in front else "dominated"
         fig.add_trace(go.Scatter(
             x=[c.ttft.value], y=[c.tps.value], mode="markers", marker=marker,
@@ -113,27 +121,34 @@ def pareto_plot(g: Group, budgets: Budgets) -> Plot | None:
     layout = {"xaxis": {"title": {"text": "TTFT p50 (s" + (", log scale)" if log_x else ")")},
                         "type": "log" if log_x else "linear"},
               "yaxis": {"title": {"text": "decode speed per request (tok/s)"}},
-              "legend": LEGEND_BELOW, "showlegend": True}
+              "showlegend": True}
     if with_energy:
         layout["coloraxis"] = {"colorscale": "Viridis", "cmin": min(energies),
                                "cmax": max(energies) if max(energies) > min(energies)
                                else min(energies) + 1,
                                "colorbar": {"title": {"text": "energy per task (J)"}}}
-    fig.update_layout(**layout)
     n = len(fig.data)
+    height = 460 + 22 * math.ceil(n / 2)
+    fig.update_layout(**layout, legend=legend_below(height, math.ceil(n / 2)))
     note = ("Latency vs throughput" + (" vs energy (colour)" if with_energy else "")
             + ": the good corner is top left. Filled marks are Pareto-optimal (no other "
             "candidate is at least as good on TTFT, decode speed"
             + (" and energy" if with_energy else "") + " and better on one); open marks "
-            "are dominated; the outline colour is the verdict (green feasible, orange "
-            "unverified, red infeasible); diamonds are simulated designs, circles measured "
-            "devices.")
+            "are dominated; the legend gives each mark's verdict; diamonds are simulated "
+            "designs, circles measured devices.")
+    same: dict[tuple[float, float], list[str]] = {}
+    for c in pts:
+        same.setdefault((round(c.ttft.value, 12), round(c.tps.value, 9)), []).append(c.target)
+    for names in same.values():
+        if len(names) > 1:
+            note += (f" {', '.join(names[:-1])} and {names[-1]} have the same TTFT and decode "
+                     "speed: their marks lie on top of each other.")
     if not with_energy:
         note += (" Energy is left out of this view: " + (g.energy_reason or
                                                          "not available for every candidate")
                  + ".")
     return Plot(f"Trade-offs: {g.title}", fig, note=note,
-                height_px=460 + 22 * math.ceil(n / 2))
+                height_px=height)
 
 
 def _gib(q: Quantity | None) -> float | None:
@@ -179,14 +194,15 @@ def memory_plot(g: Group) -> Plot | None:
                     "color": "#1d2330"},
             hovertext=[plot_text(f"capacity {_t(c.memory.capacity)}") for _, c in caps],
             hoverinfo="text"))
-    fig.update_layout(barmode="stack", legend=LEGEND_BELOW | {"traceorder": "normal"},
+    height = 260 + 46 * len(cands)
+    fig.update_layout(barmode="stack", legend=legend_below(height) | {"traceorder": "normal"},
                       xaxis={"title": {"text": "memory per device (GiB)"}},
                       yaxis={"title": {"text": "candidate"}, "automargin": True})
     return Plot(f"Memory per device: {g.title}", fig,
                 note="Weights, KV cache at the workload's peak and activations/runtime, "
                      "stacked, against the device's capacity (the black tick). Hover a bar "
                      "for its provenance and source.",
-                height_px=260 + 46 * len(cands))
+                height_px=height)
 
 
 def energy_plot(g: Group, budgets: Budgets) -> Plot | None:
@@ -208,7 +224,7 @@ def energy_plot(g: Group, budgets: Budgets) -> Plot | None:
                                  name=f"budget ≤ {budgets.max_j_per_task:g} J/task"))
     fig.update_layout(xaxis={"title": {"text": "energy per task (J)"}},
                       yaxis={"title": {"text": "candidate"}, "automargin": True},
-                      legend=LEGEND_BELOW)
+                      legend=legend_below(240 + 46 * len(cands)))
     return Plot(f"Energy per agent task: {g.title}", fig, height_px=240 + 46 * len(cands),
                 note=g.energy_reason)
 
@@ -258,7 +274,7 @@ def phase_timeline(run: RunData) -> tuple[Plot, dict[str, float]] | None:
             y=[phase] * len(ph), name=f"{phase} ({totals[phase]:.3g} s in all)",
             marker_color=PHASE_COLOUR[phase], hoverinfo="text",
             hovertext=[plot_text(f"{s[3]}: {phase} {s[2] * 1e3:.1f} ms") for s in ph]))
-    fig.update_layout(barmode="overlay", legend=LEGEND_BELOW,
+    fig.update_layout(barmode="overlay", legend=legend_below(340),
                       xaxis={"title": {"text": "time since the first call (s, host clock)"}},
                       yaxis={"title": {"text": "phase"},
                              "categoryorder": "array",
@@ -290,5 +306,5 @@ def thermal_plot(runs: list[RunData]) -> list[Plot]:
         return []
     fig.update_layout(xaxis={"title": {"text": "time (s, host clock)"}},
                       yaxis={"title": {"text": "temperature (°C, measured)"}},
-                      legend=LEGEND_BELOW)
-    return [Plot("Temperature under sustained load", fig)]
+                      legend=legend_below(420, max(1, n // 3)))
+    return [Plot("Temperature under sustained load", fig, height_px=420)]

@@ -54,7 +54,6 @@ from reports.render import section_or_nodata
 
 RANK_KEYS = ("tps", "ttft", "energy", "headroom")
 VERDICT_ORDER = {"feasible": 0, "unverified": 1, "infeasible": 2}
-VERDICT_COLOUR = {"feasible": "#2ca02c", "unverified": "#ff7f0e", "infeasible": "#d62728"}
 
 TTFT = (r"ttft.*p50", r"^ttft(_mean)?(_s|_ms)?$", r"ttft.*mean", r"ttft")
 TPS = (r"decode_tps\.p50", r"^decode_tok(ens)?_?(per_)?s$", r"decode.*(tok|tps)",

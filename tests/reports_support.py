@@ -244,7 +244,7 @@ def chromium_path() -> str | None:
 # Measured in the page after the plots drew: elements reaching past the viewport, scroll
 # boxes whose content is wider than they are, and per plot its axes (type, title), colour
 # bar titles and the screen boxes of its text annotations (annotations, text labels on
-# marks, bar texts, plot and axis titles) with every overlapping pair.
+# marks, bar texts, plot and axis titles, the legend's box) with every overlapping pair.
 LAYOUT_JS = r"""
 (() => {
   const vw = document.documentElement.clientWidth;
@@ -275,7 +275,7 @@ LAYOUT_JS = r"""
       if (/^coloraxis\d*$/.test(k) && fl[k] && fl[k].showscale !== false && fl[k].colorbar)
         axes.push({name: k, type: 'colorbar', title: (fl[k].colorbar.title && fl[k].colorbar.title.text) || ''});
     }
-    const sel = 'g.annotation, g.textpoint, text.bartext, .gtitle, .g-xtitle text, .g-ytitle text, ' +
+    const sel = 'g.annotation, g.textpoint, text.bartext, .gtitle, .g-xtitle text, .g-ytitle text, g.legend .bg, ' +
                 'text.xtitle, text.ytitle, [class^="g-x"][class$="title"] text, [class^="g-y"][class$="title"] text';
     const seen = new Set();
     const boxes = [];
@@ -283,8 +283,10 @@ LAYOUT_JS = r"""
       if (seen.has(e)) continue;
       seen.add(e);
       const r = e.getBoundingClientRect();
-      if (r.width < 1 || r.height < 1 || !(e.textContent || '').trim()) continue;
-      boxes.push({text: e.textContent.trim().slice(0, 60), l: r.left, t: r.top, r: r.right, b: r.bottom});
+      const legend = e.classList.contains('bg');
+      if (r.width < 1 || r.height < 1 || (!legend && !(e.textContent || '').trim())) continue;
+      boxes.push({text: legend ? 'legend' : e.textContent.trim().slice(0, 60),
+                  l: r.left, t: r.top, r: r.right, b: r.bottom});
     }
     const overlaps = [];
     for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
