@@ -43,7 +43,8 @@ def find_demo_model() -> Path:
 
 
 def gguf_summary(path: str | Path) -> dict[str, object]:
-    """Architecture, name, context length and size of a GGUF (reads the header only)."""
+    """Architecture, name, context length, size (bytes) and, when the header says the shape,
+    f16 KV-cache bytes per token of a GGUF (reads the header only)."""
     path = Path(path)
     out: dict[str, object] = {"file": path.name, "bytes": path.stat().st_size}
     try:
@@ -69,4 +70,15 @@ def gguf_summary(path: str | Path) -> dict[str, object]:
     out |= {"architecture": arch, "name": field("general.name"),
             "context_length": field(f"{arch}.context_length") if arch else None,
             "n_tensors": len(r.tensors)}
+    if arch:  # llama.cpp's default f16 KV cache: K and V of every layer, per token
+        layers, heads = field(f"{arch}.block_count"), field(f"{arch}.attention.head_count")
+        kv_heads = field(f"{arch}.attention.head_count_kv") or heads
+        d_k = field(f"{arch}.attention.key_length")
+        d_v = field(f"{arch}.attention.value_length")
+        embd = field(f"{arch}.embedding_length")
+        if d_k is None and embd and heads:
+            d_k = embd // heads
+        d_v = d_v or d_k
+        if layers and kv_heads and d_k:
+            out["kv_bytes_per_token"] = int(layers) * int(kv_heads) * (int(d_k) + int(d_v)) * 2
     return out

@@ -383,6 +383,12 @@ def _session(cfg: ProfileConfig, store: Store, run_id: int, progress: bool) -> N
             store.set_run_info(run_id, "sources", f"unavailable: {exc}")
         runtime = make_runtime(cfg, dev, store, run_id)
         store.set_run_info(run_id, "runtime", {"name": runtime.name, "source": runtime.source})
+        if Path(cfg.model).is_file():  # weight bytes and KV shape, for whole-memory reports
+            from profiler.models import gguf_summary
+            try:
+                store.set_run_info(run_id, "model_file", gguf_summary(cfg.model))
+            except InputError as exc:
+                store.set_run_info(run_id, "model_file", f"unavailable: {exc}")
         total = sum(len(ns) for ns in tasks.values()) * (cfg.warmup + cfg.repetitions)
         bar = None
         if progress:

@@ -53,8 +53,12 @@ def build_report(store: Store, kind: str, run_ids: list[int], **options: Any) ->
     if rank_by not in RANK_KEYS:
         raise InputError(f"cannot rank by {rank_by!r}", key="--rank-by",
                          expected=", ".join(RANK_KEYS))
+    from reports.deploy_groups import parse_accept
+
     return deploy_report.build(runs, options.get("budgets") or Budgets(), rank_by=rank_by,
-                               task_tokens=options.get("task_tokens"))
+                               task_tokens=options.get("task_tokens"),
+                               accept=parse_accept(options.get("accept_models")),
+                               mixed=bool(options.get("mixed")))
 
 
 def generate(store: Store, kind: str, run_ids: list[int], out: str | Path,

@@ -65,6 +65,14 @@ def register(sub, common) -> None:
             p.add_argument("--rank-by", choices=("tps", "ttft", "energy", "headroom"),
                            default="tps", help="order within feasible candidates "
                                                "(default tps)")
+            p.add_argument("--accept-models", action="append", default=[],
+                           metavar="MODEL[=SCORE],...",
+                           help="models acceptable for the job, compared in one group with "
+                                "their quality/size trade-off stated (SCORE: your quality "
+                                "figure, higher is better); default: one group per model")
+            p.add_argument("--mixed", action="store_true",
+                           help="also rank every candidate across groups (different models "
+                                "or workloads), in a separate, labelled section")
             p.add_argument("--tokens-per-task", type=positive_float, metavar="N",
                            help="output tokens of one agent task, to turn simulated J/token "
                                 "into J/task (default: from a profile run's calls)")
@@ -113,6 +121,8 @@ def _report_handler(args) -> int:
                                      max_j_per_task=args.max_j_per_task,
                                      ram_headroom=args.ram_headroom, max_temp_c=args.max_temp)
         options["rank_by"] = args.rank_by
+        options["accept_models"] = args.accept_models
+        options["mixed"] = args.mixed
         if args.tokens_per_task:
             options["task_tokens"] = (args.tokens_per_task, "--tokens-per-task")
     elif args.kind == "sweep":
@@ -129,6 +139,13 @@ def _report_handler(args) -> int:
                "summary": list(report.summary)}
         if report.kind == "deployment":
             doc["candidates"] = [_candidate_json(c) for c in report.meta["candidates"]]
+            doc["groups"] = [{"title": g.title, "workload": g.workload,
+                              "models": list(g.models),
+                              "recommended": g.best.run_label if g.best else None,
+                              "reason": g.reason, "energy_comparable": g.energy_comparable,
+                              "energy_reason": g.energy_reason,
+                              "candidates": [c.run_label for c in g.candidates]}
+                             for g in report.meta["groups"]]
         print_json(doc)
     else:
         print(summary_text(report))
@@ -146,8 +163,12 @@ def _q(q):
 
 
 def _candidate_json(c) -> dict:
+    m = c.memory
     return {"target": c.target, "kind": c.kind, "model": c.model, "quant": c.quant,
-            "run": c.run_id, "verdict": c.verdict, "checks": c.checks,
+            "workload": c.workload, "run": c.run_id, "verdict": c.verdict, "checks": c.checks,
+            "memory": {"weights": _q(m.weights), "kv_cache_peak": _q(m.kv),
+                       "activations_runtime": _q(m.runtime), "total": _q(m.total),
+                       "capacity": _q(m.capacity), "devices": m.devices},
             "ttft": _q(c.ttft), "decode_tps": _q(c.tps), "j_per_task": _q(c.j_per_task),
             "memory_required": _q(c.mem_required), "memory_available": _q(c.mem_available),
             "headroom": _q(c.headroom), "thermal": c.thermal.verdict}

@@ -2,23 +2,31 @@
 
 Each run given (``profile`` runs are real devices, ``sim`` runs are designs) becomes one
 candidate; a run holding a ``candidate`` / ``design`` / ``deployment`` records table
-contributes one candidate per row instead. For every candidate the report gathers
+contributes one candidate per row instead. Candidates are compared like for like only:
+grouped by model and workload (:mod:`reports.deploy_groups`; a user's list of acceptable
+models makes one group of those), with one recommendation per group and a one-sentence
+reason. A mixed ranking across groups is shown only when asked for (``mixed``), in its
+own clearly labelled section. For every candidate the report gathers
 
-- memory: required (peak RSS/PSS, or weights + KV) against available (device RAM, HBM
-  capacity) -> headroom, checked against ``--ram-headroom`` (fraction that must stay free);
+- memory per device as a user means it (:mod:`reports.deploy_memory`): weights in their
+  format, KV cache at the workload's peak, activations / runtime, total, the device's
+  real capacity and the headroom, checked against ``--ram-headroom``;
 - TTFT (s) against ``--max-ttft``; decode tok/s against ``--min-tps``;
-- energy per task (J) against ``--max-j-per-task``;
+- energy per task (J) against ``--max-j-per-task``, ranked or plotted only where the
+  group's figures are comparable (:mod:`reports.deploy_energy`: same provenance and
+  components; NPU/PIM models have no static power);
 - thermal behaviour under sustained load: peak temperature, rise, and the ratio of late to
   early decode speed (throttling), optionally checked against ``--max-temp``;
 
 each with its provenance (measured / simulated / estimated). A check whose value is
-unavailable is *unknown*, never passed. Candidates are ranked: feasible (every budget
-checked and met), then unverified (nothing failed but something unknown), then infeasible;
-within a class by ``--rank-by`` (decode tok/s by default).
+unavailable is *unknown*, never passed. Within a group candidates are ranked: feasible
+(every budget checked and met), then unverified (nothing failed but something unknown),
+then infeasible; within a class by ``--rank-by`` (decode tok/s by default).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -29,19 +37,24 @@ from reports.data import (
     group_samples,
     pick_num,
     sample_kind,
-    to_canonical,
 )
-from reports.doc import Note, Plot, Quantity, Report, Section, Table
-from reports.render import plot_text, section_or_nodata
+from reports.deploy_energy import EnergyBasis, comparability, energy_basis
+from reports.deploy_groups import (
+    AcceptModel,
+    Group,
+    make_groups,
+    model_key,
+    rank_quantity,
+    recommend,
+    workload_key,
+)
+from reports.deploy_memory import MEM_AVAILABLE, MEM_REQUIRED, Memory, memory_of
+from reports.doc import Note, Quantity, Report, Section, Table
+from reports.render import section_or_nodata
 
 RANK_KEYS = ("tps", "ttft", "energy", "headroom")
 VERDICT_ORDER = {"feasible": 0, "unverified": 1, "infeasible": 2}
-VERDICT_COLOUR = {"feasible": "#2ca02c", "unverified": "#ff7f0e", "infeasible": "#d62728"}
 
-MEM_REQUIRED = (r"mem(ory)?_?(required|needed|footprint)", r"peak.*(rss|pss|mem|footprint)",
-                r"(rss|pss|footprint|mem(ory)?).*(peak|max|hwm)", r"vmhwm",
-                r"^(rss|pss)(_bytes)?$")
-MEM_AVAILABLE = (r"^(?!kv)(ram|mem(ory)?|hbm|dram).*(total|capacity|size)",)
 TTFT = (r"ttft.*p50", r"^ttft(_mean)?(_s|_ms)?$", r"ttft.*mean", r"ttft")
 TPS = (r"decode_tps\.p50", r"^decode_tok(ens)?_?(per_)?s$", r"decode.*(tok|tps)",
        r"^(decode_)?tps$", r"^(?!.*(prefill|wall)).*tok(ens)?_?(per_?)?s",
@@ -96,35 +109,39 @@ class Candidate:
     target: str
     model: str
     quant: str
-    mem_required: Quantity | None
-    mem_available: Quantity | None
+    memory: Memory
     ttft: Quantity | None
     tps: Quantity | None
     j_per_task: Quantity | None
     thermal: Thermal
     system_tps: Quantity | None = None
+    workload: str = "unknown workload"
+    energy: EnergyBasis | None = None
     checks: dict[str, str] = field(default_factory=dict)
     verdict: str = "unverified"
 
     @property
+    def mem_required(self) -> Quantity | None:
+        return self.memory.total
+
+    @property
+    def mem_available(self) -> Quantity | None:
+        return self.memory.capacity
+
+    @property
     def headroom(self) -> Quantity | None:
-        req, avail = self.mem_required, self.mem_available
-        if req is None or avail is None:
-            return None
-        prov = _combine(req.provenance, avail.provenance)
-        if not req.available or not avail.available or not avail.value:
-            return Quantity(None, "%", prov, "required / available")
-        return Quantity(100.0 * (1.0 - req.value / avail.value), "%", prov,
-                        f"1 - required ({req.source}) / available ({avail.source})")
+        return self.memory.headroom
 
+    @property
+    def model_family(self) -> str:
+        """The model without its quantisation suffix, as named by the run."""
+        key = model_key(self.model)
+        return self.model[:len(key)] if self.model.lower().startswith(key) else self.model
 
-def _combine(*provs: str | None) -> str | None:
-    """Provenance of a number derived from others: the weakest wins."""
-    ps = [p for p in provs if p]
-    for weakest in ("estimated", "simulated", "measured"):
-        if weakest in ps:
-            return weakest
-    return None
+    @property
+    def name(self) -> str:
+        quant = f" {self.quant}" if self.quant not in ("", "—") else ""
+        return f"{self.target} / {self.model_family}{quant}"
 
 
 def _decode_speed(run: RunData) -> Quantity | None:
@@ -136,38 +153,6 @@ def _decode_speed(run: RunData) -> Quantity | None:
             return Quantity(1.0 / tpot.value, "tok/s", tpot.provenance,
                             f"1 / TPOT ({tpot.source}), per request")
     return find_metric(run, TPS, units=("tok/s",))
-
-
-def _mem_from_samples(run: RunData) -> Quantity | None:
-    best = None
-    for (source, name, unit), series in group_samples(run.samples).items():
-        if sample_kind(name, unit) != "memory":
-            continue
-        vals = [to_canonical(s.value, unit)[0] for s in series if s.value is not None]
-        if not vals or to_canonical(1.0, unit)[1] != "B":
-            continue
-        q = Quantity(max(vals), "B", "measured", f"max of {name} ({source})")
-        if best is None or q.value > best.value:
-            best = q
-    return best
-
-
-def _mem_available(run: RunData) -> Quantity | None:
-    q = find_metric(run, MEM_AVAILABLE, units=("B",))
-    if q is not None:
-        return q
-    for key in ("ram_total_bytes", "mem_total_bytes", "memory_total_bytes", "device_ram_bytes",
-                "total_ram_bytes", "memory_capacity_bytes", "hbm_capacity_bytes", "ram_bytes"):
-        v = finite(run.attr(key))
-        if v is not None:
-            prov = "simulated" if run.run.kind == "sim" else "measured"
-            return Quantity(v, "B", prov, f"run info {key}")
-    for (source, name, unit), series in group_samples(run.samples).items():
-        if "total" in name.lower() and sample_kind(name, unit) == "device memory":
-            vals = [to_canonical(s.value, unit)[0] for s in series if s.value is not None]
-            if vals:
-                return Quantity(max(vals), "B", "measured", f"{name} ({source})")
-    return None
 
 
 def _sustained(run: RunData) -> Quantity | None:
@@ -310,6 +295,10 @@ def _checks(c: Candidate, b: Budgets) -> tuple[dict[str, str], str]:
     check("TTFT", c.ttft, b.max_ttft_s, lambda v, lim: v <= lim)
     check("decode", c.tps, b.min_tps, lambda v, lim: v >= lim)
     check("energy", c.j_per_task, b.max_j_per_task, lambda v, lim: v <= lim)
+    if checks.get("energy") == "pass" and c.energy is not None and not c.energy.static:
+        # without static/leakage power the figure is a lower bound: over the budget is
+        # a miss, under it proves nothing
+        checks["energy"] = "unknown"
     if b.max_temp_c is not None:
         if c.kind == "design":
             checks["thermal"] = "unknown"
@@ -321,41 +310,29 @@ def _checks(c: Candidate, b: Budgets) -> tuple[dict[str, str], str]:
     return checks, verdict
 
 
+def _checked(c: Candidate, budgets: Budgets) -> Candidate:
+    checks, verdict = _checks(c, budgets)
+    return dataclasses.replace(c, checks=checks, verdict=verdict)
+
+
 def candidate_from_run(run: RunData, budgets: Budgets,
                        task_tokens: tuple[float, str] | None) -> Candidate:
-    req = find_metric(run, MEM_REQUIRED, units=("B",))
-    avail = _mem_available(run)
-    kv_cap = find_metric(run, (r"^kv_capacity_bytes$",), units=("B",))
-    kv_peak = find_metric(run, (r"^kv_peak_fraction$",))
-    if req is None and run.run.kind == "sim" and kv_cap is not None and kv_peak is not None \
-            and kv_cap.available and kv_peak.available:
-        # the serving simulator places weights first; what is left holds the KV cache
-        req = Quantity(kv_peak.value * kv_cap.value, "B", "simulated",
-                       f"peak KV cache ({kv_peak.source})")
-        avail = Quantity(kv_cap.value, "B", "simulated",
-                         f"KV capacity after weights ({kv_cap.source})")
-    if req is None and run.run.kind == "sim":
-        w = find_metric(run, (r"weights?_?(bytes|size|memory)",), units=("B",))
-        kv = find_metric(run, (r"kv_?(cache)?_?(bytes|size|memory)",), units=("B",))
-        if w is not None and w.available:
-            total = w.value + (kv.value if kv and kv.available else 0.0)
-            req = Quantity(total, "B", _combine(w.provenance, kv.provenance if kv else None),
-                           "weights" + (" + KV cache" if kv and kv.available else ""))
-    if req is None:
-        req = _mem_from_samples(run)
+    j_task = _energy_per_task(run, task_tokens)
+    memory = memory_of(run)
+    quant = run.quant
+    if quant in ("", "—") and memory.weight_format:
+        quant = memory.weight_format
     c = Candidate(
         run_label=run.label, run_id=run.run.id,
         kind="design" if run.run.kind == "sim" else "device",
-        target=run.target, model=run.model, quant=run.quant,
-        mem_required=req, mem_available=avail,
+        target=run.target, model=run.model, quant=quant, memory=memory,
         ttft=find_metric(run, TTFT, units=("s",)),
         tps=_decode_speed(run),
         system_tps=find_metric(run, SYSTEM_TPS, units=("tok/s",))
         if run.run.kind == "sim" else None,
-        j_per_task=_energy_per_task(run, task_tokens),
-        thermal=_thermal(run))
-    checks, verdict = _checks(c, budgets)
-    return Candidate(**{**c.__dict__, "checks": checks, "verdict": verdict})
+        j_per_task=j_task, thermal=_thermal(run), workload=workload_key(run),
+        energy=energy_basis(run, j_task.provenance if j_task is not None else None))
+    return _checked(c, budgets)
 
 
 _UNIT_OF_SUFFIX = (("_bytes", "B"), ("_s", "s"), ("_ms", "ms"), ("_j", "J"),
@@ -401,18 +378,21 @@ def candidates_from_rows(run: RunData, budgets: Budgets,
             kind="design" if run.run.kind == "sim" else "device",
             target=str(row.get("design") or row.get("device") or row.get("target") or key),
             model=str(row.get("model") or run.model), quant=str(row.get("quant") or run.quant),
-            mem_required=_row_quantity(row, MEM_REQUIRED, "B", prov),
-            mem_available=_row_quantity(row, MEM_AVAILABLE, "B", prov),
+            memory=Memory(total=_row_quantity(row, MEM_REQUIRED, "B", prov),
+                          capacity=_row_quantity(row, MEM_AVAILABLE, "B", prov)),
             ttft=_row_quantity(row, TTFT, "s", prov), tps=tps, j_per_task=j_task,
             thermal=Thermal(verdict="not modelled (simulated design)") if run.run.kind == "sim"
-            else Thermal())
-        checks, verdict = _checks(c, budgets)
-        out.append(Candidate(**{**c.__dict__, "checks": checks, "verdict": verdict}))
+            else Thermal(), workload=str(row.get("workload") or workload_key(run)),
+            energy=EnergyBasis(j_task.provenance, tuple(sorted(str(x) for x in
+                                                              row.get("energy_components")
+                                                              or ())),
+                               row.get("energy_static")) if j_task is not None else None)
+        out.append(_checked(c, budgets))
     return out
 
 
 def _rank_value(c: Candidate, key: str) -> float:
-    q = {"tps": c.tps, "ttft": c.ttft, "energy": c.j_per_task, "headroom": c.headroom}[key]
+    q = rank_quantity(c, key)
     if q is None or not q.available:
         return float("inf")
     return -q.value if key in ("tps", "headroom") else q.value
@@ -433,154 +413,224 @@ def _gib(q: Quantity | None) -> Quantity | None:
     return Quantity(q.value / 2 ** 30, "GiB", q.provenance, q.source)
 
 
-def _ranked_table(ranked: list[Candidate]) -> Table:
+def _why(c: Candidate) -> str:
+    failed = [k for k, v in c.checks.items() if v != "pass"]
+    return "all budgets met" if c.verdict == "feasible" else ", ".join(
+        f"{k} {c.checks[k]}" for k in failed)
+
+
+NOT_COMPARABLE = "not comparable (see energy note)"
+
+
+def _energy_cell(c: Candidate, g: Group):
+    if c.j_per_task is None or not c.j_per_task.available or g.energy_comparable:
+        return c.j_per_task
+    return NOT_COMPARABLE
+
+
+def _group_table(g: Group, index: int) -> Table:
+    multi = len(g.models) > 1
     rows = []
-    for i, c in enumerate(ranked, 1):
-        failed = [k for k, v in c.checks.items() if v != "pass"]
-        why = "all budgets met" if c.verdict == "feasible" else ", ".join(
-            f"{k} {c.checks[k]}" for k in failed)
-        rows.append((i, c.verdict, c.kind, c.target, c.model, c.quant,
-                     _gib(c.mem_required), _gib(c.mem_available), c.headroom,
-                     c.ttft, c.tps, c.j_per_task, c.thermal.verdict, why, c.run_label))
-    return Table("Candidates ranked", (
-        "rank", "verdict", "kind", "device / design", "model", "quant", "memory needed",
-        "memory available", "headroom", "TTFT", "decode", "energy / task", "thermal",
-        "why", "run"), tuple(rows), primary=True,
+    for i, c in enumerate(g.candidates, 1):
+        rows.append((i, c.verdict, c.target, *((c.model,) if multi else ()), c.quant,
+                     c.ttft, c.tps, c.system_tps, _energy_cell(c, g), c.headroom, _why(c)))
+    return Table(f"Candidates of group {index}", (
+        "rank", "verdict", "device / design", *(("model",) if multi else ()), "quant",
+        "TTFT p50", "decode / request", "system throughput", "energy / task",
+        "memory headroom", "why"), tuple(rows),
         note="feasible = every budget checked and met; unverified = nothing failed but a "
-             "needed number is unavailable; infeasible = a budget is missed.")
+             "needed number is unavailable; infeasible = a budget is missed. Decode / request "
+             "is what one user sees (1 / TPOT on a simulated server); system throughput is "
+             "the whole batch's output tokens/s.")
 
 
-def _checks_table(ranked: list[Candidate]) -> Table:
+def _memory_table(g: Group) -> Table:
+    rows = []
+    for c in g.candidates:
+        m = c.memory
+        rows.append((c.target, c.quant if c.quant not in ("", "—") else m.weight_format or "—",
+                     m.devices, _gib(m.weights), _gib(m.kv), _gib(m.runtime), _gib(m.total),
+                     _gib(m.capacity), m.headroom))
+    notes = sorted({c.memory.note for c in g.candidates if c.memory.note})
+    return Table("Memory per device", (
+        "device / design", "format", "devices", "weights", "KV cache at peak",
+        "activations / runtime", "total", "capacity", "headroom"), tuple(rows),
+        note="Per device of the candidate's group of devices (a model split over tp x pp "
+             "devices holds its share on each). " + " ".join(notes))
+
+
+def _checks_table(g: Group) -> Table:
     names = ["memory", "TTFT", "decode", "energy", "thermal"]
-    present = [n for n in names if any(n in c.checks for c in ranked)]
-    rows = tuple((c.target, c.model, c.quant, *[_mark(c.checks.get(n)) for n in present],
-                  c.verdict) for c in ranked)
+    present = [n for n in names if any(n in c.checks for c in g.candidates)]
+    rows = tuple((c.target, c.quant, *[_mark(c.checks.get(n)) for n in present],
+                  c.verdict, c.thermal.verdict) for c in g.candidates)
     return Table("Budget checks (✓ met, ✗ missed, ? unknown, – not constrained)",
-                 ("device / design", "model", "quant", *present, "verdict"), rows)
+                 ("device / design", "quant", *present, "verdict", "thermal behaviour"), rows)
 
 
-def _hover(c: Candidate) -> str:
-    def t(q: Quantity | None) -> str:
-        return q.text() if q is not None else "unavailable"
-    return plot_text(
-        f"{c.target} / {c.model} / {c.quant} ({c.verdict})\n"
-        f"TTFT {t(c.ttft)}\ndecode {t(c.tps)}\nenergy/task {t(c.j_per_task)}\n"
-        f"headroom {t(c.headroom)}\nthermal: {c.thermal.verdict}").replace("\n", "<br>")
+def _energy_table(g: Group) -> Table | None:
+    cands = [c for c in g.candidates if c.j_per_task is not None and c.j_per_task.available]
+    if g.energy_comparable or not cands:
+        return None
+    rows = tuple((c.target, c.j_per_task, ", ".join(c.energy.components) if c.energy else "",
+                  {True: "included", False: "not modelled", None: "unknown"}[
+                      c.energy.static if c.energy else None]) for c in cands)
+    return Table("Energy per task as each model prices it: not comparable across this "
+                 "group, not ranked", ("device / design", "energy / task (not comparable)",
+                                       "components priced", "static / leakage power"), rows,
+                 note=g.energy_reason)
 
 
-def _plots(ranked: list[Candidate], b: Budgets) -> list:
-    import plotly.graph_objects as go
+def _all_table(groups: list[Group]) -> Table:
+    rows = []
+    for gi, g in enumerate(groups, 1):
+        for i, c in enumerate(g.candidates, 1):
+            m = c.memory
+            rows.append((gi, i, c.verdict, c.kind, c.target, c.model, c.quant, c.workload,
+                         c.ttft, c.tps, c.system_tps, c.j_per_task,
+                         "yes" if g.energy_comparable else "no", _gib(m.weights), _gib(m.kv),
+                         _gib(m.runtime), _gib(m.total), _gib(m.capacity), m.headroom,
+                         c.thermal.verdict, _why(c), c.run_label))
+    return Table("Every candidate, every column (for the CSV)", (
+        "group", "rank", "verdict", "kind", "device / design", "model", "quant", "workload",
+        "TTFT", "decode", "system throughput", "energy / task", "energy comparable in group",
+        "weights", "KV cache at peak", "activations / runtime", "memory total",
+        "memory capacity", "headroom", "thermal", "why", "run"), tuple(rows), primary=True,
+        csv_only=True)
+
+
+def _group_section(g: Group, index: int, budgets: Budgets) -> Section:
+    from reports.deploy_plots import energy_plot, memory_plot, pareto_plot
 
     blocks: list = []
-    names = [plot_text(f"{c.target} / {c.model} / {c.quant}") for c in ranked]
-    pts = [(c, n) for c, n in zip(ranked, names)
-           if c.tps is not None and c.tps.available and c.ttft is not None and c.ttft.available]
-    if pts:
-        fig = go.Figure()
-        for verdict in VERDICT_ORDER:
-            sel = [(c, n) for c, n in pts if c.verdict == verdict]
-            if sel:
-                fig.add_trace(go.Scatter(
-                    x=[c.ttft.value for c, _ in sel], y=[c.tps.value for c, _ in sel],
-                    mode="markers+text", text=[n for _, n in sel], textposition="top center",
-                    marker={"size": 13, "color": VERDICT_COLOUR[verdict],
-                            "symbol": ["circle" if c.kind == "device" else "diamond"
-                                       for c, _ in sel]},
-                    hovertext=[_hover(c) for c, _ in sel], hoverinfo="text", name=verdict))
-        if b.max_ttft_s is not None:
-            fig.add_vline(x=b.max_ttft_s, line_dash="dash", line_color="#d62728",
-                          annotation_text="max TTFT")
-        if b.min_tps is not None:
-            fig.add_hline(y=b.min_tps, line_dash="dash", line_color="#d62728",
-                          annotation_text="min decode tok/s")
-        fig.update_layout(xaxis_title="TTFT (s)", yaxis_title="decode tokens/s")
-        blocks.append(Plot("Latency budget: TTFT vs decode speed", fig,
-                           note="Circles are measured devices, diamonds simulated designs; "
-                                "the good corner is top left."))
-    energy = [(c, n) for c, n in zip(ranked, names)
-              if c.j_per_task is not None and c.j_per_task.available]
-    if energy:
-        fig = go.Figure(go.Bar(
-            x=[n for _, n in energy], y=[c.j_per_task.value for c, _ in energy],
-            marker_color=[VERDICT_COLOUR[c.verdict] for c, _ in energy],
-            hovertext=[plot_text(f"{c.j_per_task.provenance}: {c.j_per_task.source}")
-                       for c, _ in energy], hoverinfo="text+y"))
-        if b.max_j_per_task is not None:
-            fig.add_hline(y=b.max_j_per_task, line_dash="dash", line_color="#d62728",
-                          annotation_text="max J/task")
-        fig.update_layout(yaxis_title="energy per task (J)")
-        blocks.append(Plot("Energy per agent task", fig))
-    mem = [(c, n) for c, n in zip(ranked, names)
-           if c.mem_required is not None and c.mem_required.available]
-    if mem:
-        fig = go.Figure()
-        fig.add_trace(go.Bar(name="needed", x=[n for _, n in mem],
-                             y=[c.mem_required.value / 2 ** 30 for c, _ in mem],
-                             marker_color="#1f77b4"))
-        fig.add_trace(go.Bar(name="available", x=[n for _, n in mem],
-                             y=[(c.mem_available.value / 2 ** 30 if c.mem_available and
-                                 c.mem_available.available else None) for c, _ in mem],
-                             marker_color="#c7c7c7"))
-        fig.update_layout(barmode="group", yaxis_title="GiB")
-        blocks.append(Plot("Memory: needed vs available", fig))
-    return blocks
+    if g.best is not None:
+        blocks.append(Note("Recommended: " + g.reason, "ok"))
+    else:
+        blocks.append(Note(g.reason, "warn"))
+    if g.tradeoff:
+        blocks.append(Note(g.tradeoff))
+    has_energy = any(c.j_per_task is not None and c.j_per_task.available
+                     for c in g.candidates)
+    blocks.append(Note(("Energy: " if not has_energy else "Energy comparable: "
+                        if g.energy_comparable else "Energy not comparable, so not ranked: ")
+                       + g.energy_reason + ".",
+                       "info" if g.energy_comparable else "warn"))
+    blocks += [_group_table(g, index), _memory_table(g), _checks_table(g)]
+    table = _energy_table(g)
+    if table is not None:
+        blocks.append(table)
+    for plot in (pareto_plot(g, budgets), memory_plot(g), energy_plot(g, budgets)):
+        if plot is not None:
+            blocks.append(plot)
+    return Section(f"Group {index}: {g.title}", tuple(blocks))
 
 
-def _thermal_plot(runs: list[RunData]) -> list:
-    import plotly.graph_objects as go
+def _mixed_section(groups: list[Group], rank_by: str) -> Section:
+    cands = rank([c for g in groups for c in g.candidates], rank_by)
+    rows = tuple((i, c.verdict, c.target, c.model, c.quant, c.workload, c.ttft, c.tps,
+                  c.headroom, _why(c)) for i, c in enumerate(cands, 1))
+    return Section("Mixed comparison across groups (asked for; not like for like)", (
+        Note("These candidates run different models or workloads: a row here is not an "
+             "alternative to the row above it for the same job. Energy is left out (not "
+             "comparable across models, workloads and energy models).", "warn"),
+        Table("All candidates, one ranking", ("rank", "verdict", "device / design", "model",
+                                              "quant", "workload", "TTFT p50",
+                                              "decode / request", "memory headroom", "why"),
+              rows)))
 
-    fig = go.Figure()
-    n = 0
+
+def _phase_section(runs: list[RunData]) -> Section:
+    from reports.deploy_plots import phase_timeline
+
+    blocks: list = []
+    rows = []
     for r in runs:
-        for (_source, name, unit), series in group_samples(r.samples).items():
-            if sample_kind(name, unit) != "temperature":
-                continue
-            pts = [s for s in series if s.value is not None]
-            if not pts:
-                continue
-            t0 = pts[0].t_host_s
-            fig.add_trace(go.Scatter(x=[s.t_host_s - t0 for s in pts],
-                                     y=[s.value for s in pts], mode="lines",
-                                     name=plot_text(f"{r.target}: {name}")))
-            n += 1
-    if not n:
-        return []
-    fig.update_layout(xaxis_title="time (s)", yaxis_title="°C (measured)")
-    return [Plot("Temperature under sustained load", fig)]
+        if r.run.kind != "profile":
+            continue
+        out = phase_timeline(r)
+        if out is None:
+            continue
+        plot, totals = out
+        blocks.append(plot)
+        total = sum(totals.values())
+        rows.append((r.label, r.target, *[Quantity(totals[p], "s", "measured",
+                                                   f"sum of {p} spans") for p in totals],
+                     *[Quantity(100 * totals[p] / total if total else None, "%", "measured")
+                       for p in totals]))
+    if rows:
+        blocks.insert(0, Table("Time per phase on the measured device", (
+            "run", "device", "prefill", "decode", "tool wait", "prefill share",
+            "decode share", "tool-wait share"), tuple(rows)))
+    return section_or_nodata("Measured device: where the time goes", blocks,
+                             "no profile run with call timings")
 
 
 def build(runs: list[RunData], budgets: Budgets, rank_by: str = "tps",
-          task_tokens: tuple[float, str] | None = None) -> Report:
-    """The deployment report over ``sim`` and ``profile`` runs."""
+          task_tokens: tuple[float, str] | None = None,
+          accept: list[AcceptModel] | None = None, mixed: bool = False) -> Report:
+    """The deployment report over ``sim`` and ``profile`` runs: like-for-like groups, one
+    recommendation each; ``accept`` = acceptable models compared in one group; ``mixed``
+    adds a ranking across groups, clearly separated."""
+    from reports.deploy_plots import thermal_plot
+
     task_tokens = task_tokens or tokens_per_task(runs)
     cands: list[Candidate] = []
     for r in runs:
         rows = candidates_from_rows(r, budgets, task_tokens)
         cands.extend(rows or [candidate_from_run(r, budgets, task_tokens)])
-    ranked = rank(cands, rank_by)
-    feasible = [c for c in ranked if c.verdict == "feasible"]
+    groups = make_groups(cands, accept or [])
+    for g in groups:
+        items = [(c.target, c.energy) for c in g.candidates
+                 if c.j_per_task is not None and c.j_per_task.available and c.energy]
+        comp = comparability(items)
+        g.energy_comparable, g.energy_reason = comp.comparable, comp.reason
+        if not items:
+            g.energy_reason = "no candidate in this group has an energy figure"
+        key = rank_by
+        if rank_by == "energy" and not comp.comparable:
+            key = "tps"
+            g.notes.append("Asked to rank by energy, but the energy figures are not "
+                           "comparable: ranked by decode speed instead.")
+        g.candidates = rank(g.candidates, key)
+        recommend(g, budgets, key)
+    ranked = [c for g in groups for c in g.candidates]
     budget_text = budgets.describe()
     summary = [("Budgets: " + "; ".join(budget_text)) if budget_text else
                "No budgets given: only memory fit is checked."]
-    summary.append(f"{len(feasible)} of {len(ranked)} candidates feasible"
-                   + (f"; best: {feasible[0].target} / {feasible[0].model} / "
-                      f"{feasible[0].quant}" if feasible else ""))
-    for i, c in enumerate(ranked, 1):
-        summary.append(
-            f"{i}. [{c.verdict}] {c.target} / {c.model} / {c.quant}: TTFT "
-            f"{c.ttft.text() if c.ttft else 'unavailable'}, decode "
-            f"{c.tps.text() if c.tps else 'unavailable'}, energy/task "
-            f"{c.j_per_task.text() if c.j_per_task else 'unavailable'}, headroom "
-            f"{c.headroom.text() if c.headroom else 'unavailable'}")
+    feasible = [c for c in ranked if c.verdict == "feasible"]
+    summary.append(f"{len(feasible)} of {len(ranked)} candidates feasible, in "
+                   f"{len(groups)} like-for-like group(s)")
+    for gi, g in enumerate(groups, 1):
+        summary.append(f"Group {gi}: {g.title}: "
+                       + ("recommended " + g.reason if g.best is not None else g.reason))
+        for i, c in enumerate(g.candidates, 1):
+            energy = c.j_per_task.text() if c.j_per_task else "unavailable"
+            if c.j_per_task is not None and c.j_per_task.available and not g.energy_comparable:
+                energy += ", not comparable"
+            summary.append(
+                f"  {i}. [{c.verdict}] {c.name}: TTFT "
+                f"{c.ttft.text() if c.ttft else 'unavailable'}, decode "
+                f"{c.tps.text() if c.tps else 'unavailable'}, energy/task {energy}, "
+                f"memory {c.mem_required.text() if c.mem_required else 'unavailable'} of "
+                f"{c.mem_available.text() if c.mem_available else 'unavailable'}, headroom "
+                f"{c.headroom.text() if c.headroom else 'unavailable'}")
     intro = [Note("Budgets: " + ("; ".join(budget_text) if budget_text else
                                  "none given (only memory fit is checked)") + ".")]
-    if feasible:
-        best = feasible[0]
-        quant = f" ({best.quant})" if best.quant not in ("—", "") else ""
-        intro.append(Note(f"Recommended: {best.target} running {best.model}{quant}, ranked by "
-                          f"{rank_by} among the feasible candidates.", "ok"))
-    elif ranked:
-        intro.append(Note("No candidate meets every budget with known numbers.", "warn"))
+    if groups:
+        intro.append(Note(
+            f"{len(ranked)} candidates in {len(groups)} like-for-like group(s): a group "
+            "holds options for the same job (same model, or the acceptable models given, "
+            "and the same workload); each has its own recommendation below"
+            + ("; a mixed ranking across groups follows them, as asked." if mixed else
+               "; groups are not ranked against each other (ask for --mixed to see one "
+               "ranking).")))
+        rec_rows = tuple((gi, g.title, g.best.name if g.best else "none", g.reason)
+                         for gi, g in enumerate(groups, 1))
+        intro.append(Table("Recommendation per group", ("group", "job", "recommended",
+                                                        "why"), rec_rows))
+    for g in groups:
+        for n in g.notes:
+            intro.append(Note(n, "warn"))
     for r in runs:
         if r.run.status != "done":
             intro.append(Note(f"{r.label} is {r.run.status}"
@@ -598,20 +648,25 @@ def build(runs: list[RunData], budgets: Budgets, rank_by: str = "tps",
                               "per-task figures describe that reduced task.", "warn"))
     if task_tokens:
         intro.append(Note(f"One agent task generates {task_tokens[0]:g} output tokens "
-                          f"({task_tokens[1]}); simulated energy per task is estimated from "
-                          "that."))
-    sections = [
-        Section("Recommendation", tuple(intro) + ((_ranked_table(ranked),) if ranked else ())),
-        section_or_nodata("Budget checks", [_checks_table(ranked)] if ranked else [],
-                          "no candidates"),
-        section_or_nodata("Trade-offs", _plots(ranked, budgets),
-                          "no candidate has TTFT, decode speed, energy or memory numbers"),
-        section_or_nodata("Thermal behaviour", _thermal_plot(runs),
+                          f"({task_tokens[1]}); a simulated energy per task without its "
+                          "own task records is estimated from that."))
+    sections = [Section("Recommendation", tuple(intro))]
+    sections += [_group_section(g, i, budgets) for i, g in enumerate(groups, 1)]
+    if mixed and len(groups) > 1:
+        sections.append(_mixed_section(groups, rank_by))
+    sections += [
+        _phase_section(runs),
+        section_or_nodata("Thermal behaviour", thermal_plot(runs),
                           "no temperature samples (simulated designs have no thermal model; "
                           "this host may expose no sensor)"),
     ]
+    if ranked:
+        sections.append(Section("All candidates", (_all_table(groups),)))
+    else:
+        sections[0] = Section.nodata("Recommendation", "no candidates")
     return Report(kind="deployment", title="Deployment report",
-                  subtitle=f"{len(ranked)} candidates from {len(runs)} runs; ranked by "
-                           f"{rank_by}", runs=tuple(r.ref for r in runs),
-                  sections=tuple(sections), summary=tuple(summary),
-                  meta={"candidates": ranked})
+                  subtitle=f"{len(ranked)} candidates from {len(runs)} runs in {len(groups)} "
+                           f"like-for-like group(s); ranked by {rank_by} within a group",
+                  runs=tuple(r.ref for r in runs), sections=tuple(sections),
+                  summary=tuple(summary),
+                  meta={"candidates": ranked, "groups": groups})

@@ -95,7 +95,9 @@ Cell = Any  # str | int | float | None | Quantity
 class Table:
     """A table; cells are plain text/numbers or :class:`Quantity`.
 
-    ``primary`` marks the table written to the CSV beside the report.
+    ``primary`` marks the table written to the CSV beside the report; ``csv_only`` keeps a
+    table too wide to read at a glance out of the HTML page (which says where it is) while
+    markdown and CSV carry it whole.
     """
 
     title: str
@@ -103,6 +105,7 @@ class Table:
     rows: tuple[tuple[Cell, ...], ...]
     primary: bool = False
     note: str = ""
+    csv_only: bool = False
 
 
 @dataclass(frozen=True)

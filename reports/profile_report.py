@@ -208,6 +208,10 @@ def _timeline(run: RunData) -> Plot | None:
         row += 1
     fig.update_layout(barmode="overlay", hovermode="closest")
     fig.update_xaxes(title_text="time since start (s, host clock)", row=n_rows, col=1)
+    if spans:
+        fig.update_yaxes(title_text="slot / track", row=1, col=1)
+    for i, kind in enumerate(kinds, 2 if spans else 1):
+        fig.update_yaxes(title_text=f"{kind} ({KIND_AXIS[kind] or 'value'})", row=i, col=1)
     missing = sorted(f"{name} ({source})" for (source, name, _), series in groups.items()
                      if all(s.value is None for s in series))
     note = ("Calls and counters share the host clock. Gaps in a counter are readings that "
@@ -245,8 +249,8 @@ def _roles(runs: list[RunData]) -> list:
                           ("decode", PHASE_COLOURS["decode"])):
         fig.add_trace(go.Bar(name=phase, x=[plot_text(r) for r in roles],
                              y=[sum(per_role[r][phase]) for r in roles], marker_color=colour))
-    fig.update_layout(barmode="stack", yaxis_title="seconds per task, summed over calls "
-                                                   "(measured)")
+    fig.update_layout(barmode="stack", xaxis_title="agent role",
+                      yaxis_title="time per task, summed over calls (s, measured)")
     for role in roles:
         d = per_role[role]
         n = max(len(v) for v in d.values())
@@ -308,7 +312,7 @@ def _token_dist(runs: list[RunData]) -> list:
     if not rows:
         return []
     fig.update_layout(barmode="overlay", xaxis_title="inter-token latency (ms, measured)",
-                      yaxis_title="tokens")
+                      yaxis_title="tokens (count, measured)")
     return [Plot("Per-token latency distribution", fig),
             Table("Inter-token latency", ("run", "tokens", "p50", "p90", "p99",
                                           "1 / mean ITL"), tuple(rows))]
@@ -364,7 +368,8 @@ def _energy_phase(runs: list[RunData]) -> list:
             fig.add_trace(go.Bar(name=p, x=[plot_text(k) for k in bars],
                                  y=[bars[k].get(p) for k in bars],
                                  marker_color=PHASE_COLOURS.get(p, "#8c564b")))
-        fig.update_layout(barmode="group", yaxis_title="J")
+        fig.update_layout(barmode="group", yaxis_title="energy (J, measured)",
+                          xaxis_title="run")
         blocks.append(Plot("Energy per phase", fig))
     else:
         blocks.append(Note("Energy per phase is unavailable on these runs (no power sensor "

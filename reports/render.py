@@ -33,15 +33,18 @@ background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:18px 28px}
 header h1{margin:0 0 4px;font-size:22px}
 header .sub{color:#c4cad6;font-size:13px}
-main{padding:8px 28px 40px;max-width:1280px}
+main{padding:8px 28px 40px;max-width:1280px;box-sizing:border-box}
+header{overflow-wrap:anywhere}
 nav{font-size:13px;margin:12px 0}
 nav a{margin-right:14px;color:#2b5cb8;text-decoration:none}
 section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:12px 18px;
 margin:14px 0}
 h2{font-size:18px;margin:4px 0 10px}
 h3{font-size:14px;margin:14px 0 6px;color:#3b4456}
-table{border-collapse:collapse;font-size:13px;margin:6px 0 10px}
-th,td{border:1px solid #e1e4ea;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 10px;max-width:100%}
+th,td{border:1px solid #e1e4ea;padding:4px 8px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+th{overflow-wrap:normal;word-break:normal;hyphens:auto}
 th{background:#f0f2f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .prov{display:inline-block;font-size:10px;font-weight:600;border-radius:3px;padding:0 4px;
@@ -130,10 +133,14 @@ def _cell_text(cell: object, with_provenance: bool = True) -> str:
 
 def _table_html(t: Table) -> str:
     out = []
+    if t.csv_only:
+        return (f'<p class="note">{esc(t.title or "A table")}: {len(t.rows)} rows of '
+                f"{len(t.columns)} columns ({esc(', '.join(t.columns))}), in the .csv and .md "
+                "files written beside this page; too wide to read here.</p>")
     if t.title:
         out.append(f"<h3>{esc(t.title)}</h3>")
-    out.append('<div class="scroll"><table><thead><tr>' + "".join(f"<th>{esc(c)}</th>" for c in t.columns)
-               + "</tr></thead><tbody>")
+    out.append('<div class="scroll"><table><thead><tr>'
+               + "".join(f"<th>{esc(c)}</th>" for c in t.columns) + "</tr></thead><tbody>")
     for row in t.rows:
         cells = []
         for cell in row:

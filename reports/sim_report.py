@@ -126,7 +126,7 @@ def _headline(runs: list[RunData], base: RunData | None) -> tuple[list, list[str
             text=[f"{q.number()} tok/s" for _, q in tps], textposition="outside",
             marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(tps))],
             hovertext=[plot_text(f"{q.provenance}: {q.source}") for _, q in tps]))
-        fig.update_layout(yaxis_title="tokens/s (simulated)", xaxis_title="design")
+        fig.update_layout(yaxis_title="throughput (tok/s, simulated)", xaxis_title="design")
         blocks.append(Plot("Throughput per design (simulated)", fig))
     return blocks, summary
 
@@ -175,7 +175,8 @@ def _breakdown(runs: list[RunData], table: str, label_keys: tuple[str, ...], tit
         fig.add_trace(go.Bar(name=plot_text(lab), x=[plot_text(d) for d in designs],
                              y=[per_design[d].get(lab, 0.0) * scale for d in designs],
                              marker_color=PALETTE[i % len(PALETTE)]))
-    fig.update_layout(barmode="stack", yaxis_title=f"{axis_unit} (simulated)")
+    fig.update_layout(barmode="stack", yaxis_title=f"time ({axis_unit}, simulated)",
+                      xaxis_title="design")
     rows = []
     for d in designs:
         total = sum(per_design[d].values()) or 1.0
@@ -305,7 +306,7 @@ def _utilisation(runs: list[RunData]) -> list:
                                      line={"color": colour[lane]}),
                           row=designs.index(design) + 1, col=1)
             shown.add(lane)
-        fig.update_yaxes(range=[0, 105], title_text="busy %")
+        fig.update_yaxes(range=[0, 105], title_text="busy (%)")
         fig.update_xaxes(title_text=f"simulated time ({unit})", row=len(designs), col=1)
         blocks.append(Plot("NPU / PIM / HBM utilisation over time (simulated)", fig,
                            height_px=120 + 190 * len(designs),
@@ -396,7 +397,8 @@ def _energy(runs: list[RunData]) -> list:
             y=[(per[d][comp].value if comp in per[d] and per[d][comp].available else None)
                for d in per],
             marker_color=PALETTE[i % len(PALETTE)]))
-    fig.update_layout(barmode="stack", yaxis_title="J per token (simulated)")
+    fig.update_layout(barmode="stack", yaxis_title="energy per token (J/token, simulated)",
+                      xaxis_title="design")
     rows = tuple((d, comp, per[d][comp]) for d in per for comp in comps if comp in per[d])
     partial = []
     for r in runs:
@@ -478,7 +480,7 @@ def _roofline(runs: list[RunData]) -> list:
         return []
     fig.update_layout(xaxis_type="log", yaxis_type="log",
                       xaxis_title="operational intensity (FLOP/byte)",
-                      yaxis_title="achieved FLOP/s (simulated)")
+                      yaxis_title="achieved compute (FLOP/s, simulated)")
     note = "Each point is one operator of one decode iteration."
     if layer_only:
         note += (" For " + ", ".join(layer_only) + " the runs record no per-operator FLOPs or "

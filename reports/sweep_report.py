@@ -145,7 +145,13 @@ def _hover(p: dict[str, Any]) -> str:
     return "<br>".join(plot_text(line) for line in lines[:40])
 
 
-def _front_plot(points, xkey, xsense, ykey, ysense, title) -> Plot:
+def _axis_unit(meta: dict, key: str) -> str:
+    """The unit an axis of ``key`` is in ("ratio" for a dimensionless figure)."""
+    unit = (meta.get(key) or (_unit_of(key),))[0] or _unit_of(key)
+    return {"": "ratio", "x": "×", "fraction": "ratio", "tokens/s": "tok/s"}.get(unit, unit)
+
+
+def _front_plot(points, xkey, xsense, ykey, ysense, title, units=("", "")) -> Plot:
     import plotly.graph_objects as go
 
     idx = [i for i, p in enumerate(points)
@@ -163,10 +169,12 @@ def _front_plot(points, xkey, xsense, ykey, ysense, title) -> Plot:
         mode="lines+markers", name="Pareto front", line={"color": "#d62728"},
         marker={"size": 11, "color": "#d62728"},
         hovertext=[_hover(points[i]) for i in fr], hoverinfo="text"))
-    fig.update_layout(xaxis_title=plot_text(f"{xkey} ({'higher' if xsense == 'max' else 'lower'}"
-                                            " is better)"),
-                      yaxis_title=plot_text(f"{ykey} ({'higher' if ysense == 'max' else 'lower'}"
-                                            " is better)"))
+    def axis(key: str, sense: str, unit: str) -> str:
+        better = "higher" if sense == "max" else "lower"
+        return plot_text(f"{key} ({unit or 'ratio'}, {better} is better)")
+
+    fig.update_layout(xaxis_title=axis(xkey, xsense, units[0]),
+                      yaxis_title=axis(ykey, ysense, units[1]))
     return Plot(title, fig, note=f"{len(idx)} points, {len(front)} on the front. Hover a point "
                                  "for every parameter and result.")
 
@@ -195,7 +203,8 @@ def build(runs: list[RunData], children: list[RunData] | None = None,
     if len(objectives) >= 2:
         x, gx = objectives[0]
         for y, gy in objectives[1:3]:
-            plots.append(_front_plot(points, x, gx, y, gy, f"Pareto front: {x} vs {y}"))
+            plots.append(_front_plot(points, x, gx, y, gy, f"Pareto front: {x} vs {y}",
+                                     units=(_axis_unit(meta, x), _axis_unit(meta, y))))
     front = pareto(points, objectives) if objectives else []
     rows = []
     first = objectives[0][0] if objectives else None

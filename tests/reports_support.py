@@ -21,11 +21,14 @@ XSS = '<script>document.body.setAttribute("data-pwned","1")</script>' \
       '<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'1\')">'
 
 DESIGNS = {  # design: (system tok/s, J/token by component, TTFT p50 s, TPOT p50 s)
-    "gpu": (1000.0, {"gpu": 0.9, "hbm": 0.6}, 0.080, 1 / 25),
+    "gpu": (1000.0, {"gpu": 0.5, "static": 0.4, "hbm": 0.6}, 0.080, 1 / 25),
     "npu": (1250.0, {"npu": 0.5, "hbm": 0.6}, 0.070, 1 / 30),
     "npu-pim": (1800.0, {"npu": 0.4, "pim": 0.15, "hbm": 0.3}, 0.065, 1 / 45),
     "neupims": (2900.0, {"npu": 0.35, "pim": 0.12, "hbm": 0.2}, 0.060, 1 / 70),
 }
+
+
+WEIGHTS_B = 13.4e9  # gpt3-7b f16 on one device
 
 
 def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b") -> int:
@@ -35,8 +38,15 @@ def add_sim_run(store: Store, design: str, seed: int = 0, model: str = "gpt3-7b"
     rng = random.Random(seed)
     rid = store.start_run("sim", {"serving": {"design": design, "model": model,
                                               "workload": "mobile-agent-v2",
-                                              "max_batch": 256}},
+                                              "max_batch": 256,
+                                              "max_prefill_tokens": 8192}},
                           name=f"serve {design} {model}")
+    # the memory plan sim.serving records: 32 GiB per device, weights first, 18e9 B of KV
+    store.set_run_info(rid, "devices", 1)
+    store.set_run_info(rid, "memory", {
+        "capacity_bytes": 18e9 + WEIGHTS_B, "mem_util": 1.0, "weights_bytes": WEIGHTS_B,
+        "weight_format": "f16", "kv_bytes_per_token": 524288,
+        "activation_bytes_per_token": 65536, "source": "test"})
     src = f"{design}/fast"
     ms = [Metric("throughput_tok_s", tps, "tokens/s", "simulated", src),
           Metric("decode_throughput_tok_s", tps * 1.1, "tokens/s", "simulated", src),
@@ -95,7 +105,7 @@ def add_profile_run(store: Store, seed: int = 1, device: str = f"Pixel {XSS}",
     store.set_run_info(rid, "device", {"kind": "android", "model": device, "soc": "Tensor",
                                        "cores": 8, "ram_bytes": 8 * 2 ** 30, "os": "14",
                                        "serial": "X1"})
-    calls = []
+    calls, delays = [], []
     events = [Event("session", "idle_baseline", 90.0, 9.0), Event("session", "load", 99.0, 0.8)]
     t = 100.0
     roles = ["planner", "decision", "reflector", "memory"]
@@ -121,8 +131,15 @@ def add_profile_run(store: Store, seed: int = 1, device: str = f"Pixel {XSS}",
         events += [Event("slot0", "token", x, None, {"key": key, "i": j})
                    for j, x in enumerate(times)]
         t = t_end + 0.05
+        if i % 2 and not warm:  # a tool / screenshot wait after every other call
+            delays.append((f"r1/t0/d{i}", {"rep": 1, "warmup": False, "inst": 0,
+                                           "id": f"d{i}", "kind": "delay", "role": "tool",
+                                           "resource": "screen", "t_start_s": t,
+                                           "t_end_s": t + 0.3, "seconds": 0.3}))
+            t += 0.35
     events.append(Event("session", "task r1/t0", 100.0, t - 100.0))
     store.add_records(rid, "calls", calls)
+    store.add_records(rid, "delays", delays)
     measured = [c for _, c in calls if not c["warmup"]]
     store.add_records(rid, "tasks", [("r1/t0", {
         "rep": 1, "inst": 0, "warmup": False, "calls": len(measured),
@@ -224,6 +241,99 @@ def chromium_path() -> str | None:
     return None
 
 
+# Measured in the page after the plots drew: elements reaching past the viewport, scroll
+# boxes whose content is wider than they are, and per plot its axes (type, title), colour
+# bar titles and the screen boxes of its text annotations (annotations, text labels on
+# marks, bar texts, plot and axis titles, the legend's box) with every overlapping pair.
+LAYOUT_JS = r"""
+(() => {
+  const vw = document.documentElement.clientWidth;
+  const desc = el => (el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : '') +
+      ' "' + (el.textContent || '').trim().slice(0, 50) + '"');
+  const wide = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || el.closest('.modebar')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.right > vw + 0.5 || r.left < -0.5) wide.push(desc(el) + ' right=' + Math.round(r.right));
+  }
+  const scrolls = [...document.querySelectorAll('.scroll')]
+    .filter(d => d.getClientRects().length && d.scrollWidth > d.clientWidth + 1)
+    .map(d => desc(d) + ' content ' + d.scrollWidth + ' px in ' + d.clientWidth + ' px');
+  const plots = [];
+  for (const gd of document.querySelectorAll('.plotly-graph-div')) {
+    const fl = gd._fullLayout || {};
+    const axes = [];
+    for (const k of Object.keys(fl).sort()) {
+      if (!/^[xy]axis\d*$/.test(k) || !fl[k] || fl[k].visible === false) continue;
+      const tt = (fl[k].title && fl[k].title.text) || '';
+      axes.push({name: k, type: fl[k].type, title: /^Click to enter/.test(tt) ? '' : tt,
+                 matches: fl[k].matches || null, ticks: fl[k].showticklabels !== false});
+    }
+    for (const k of Object.keys(fl)) {
+      if (/^coloraxis\d*$/.test(k) && fl[k] && fl[k].showscale !== false && fl[k].colorbar)
+        axes.push({name: k, type: 'colorbar', title: (fl[k].colorbar.title && fl[k].colorbar.title.text) || ''});
+    }
+    const sel = 'g.annotation, g.textpoint, text.bartext, .gtitle, .g-xtitle text, .g-ytitle text, g.legend .bg, ' +
+                'text.xtitle, text.ytitle, [class^="g-x"][class$="title"] text, [class^="g-y"][class$="title"] text';
+    const seen = new Set();
+    const boxes = [];
+    for (const e of gd.querySelectorAll(sel)) {
+      if (seen.has(e)) continue;
+      seen.add(e);
+      const r = e.getBoundingClientRect();
+      const legend = e.classList.contains('bg');
+      if (r.width < 1 || r.height < 1 || (!legend && !(e.textContent || '').trim())) continue;
+      boxes.push({text: legend ? 'legend' : e.textContent.trim().slice(0, 60),
+                  l: r.left, t: r.top, r: r.right, b: r.bottom});
+    }
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      const w = Math.min(a.r, b.r) - Math.max(a.l, b.l), h = Math.min(a.b, b.b) - Math.max(a.t, b.t);
+      if (w > 1 && h > 1) overlaps.push([a.text, b.text]);
+    }
+    plots.push({id: gd.id, title: (fl.title && fl.title.text) || '', axes, boxes: boxes.length, overlaps});
+  }
+  return JSON.stringify({viewport: vw, pageWidth: document.documentElement.scrollWidth,
+                         pageHeight: document.documentElement.scrollHeight, wide, scrolls, plots});
+})()
+"""
+
+# a parenthesised part naming a unit: "TTFT (s)", "energy (J/token, simulated)", "busy (%)"
+UNIT_IN_TITLE = (r"\((?:[^()]*[ ,])?(s|ms|µs|ns|cycles|tok/s|tokens/s|J|J/token|J/task|W|"
+                 r"B|KiB|MiB|GiB|GB|%|°C|Hz|kHz|MHz|GHz|FLOP/s|FLOP/byte|count|ratio|×|"
+                 r"mm²|USD)(?:[ ,][^()]*)?\)")
+
+
+def layout_problems(layout: dict) -> list[str]:
+    """What a page measured by :data:`LAYOUT_JS` does wrong at its viewport: elements
+    wider than it, tables that need a scroll bar, overlapping plot text, numeric axes
+    (and colour bars) without a title naming a unit, category axes without a title."""
+    import re
+
+    out = []
+    if layout["pageWidth"] > layout["viewport"]:
+        out.append(f"page is {layout['pageWidth']} px wide in a {layout['viewport']} px viewport")
+    out += [f"wider than the viewport: {w}" for w in layout["wide"]]
+    out += [f"needs a horizontal scroll bar: {s}" for s in layout["scrolls"]]
+    for p in layout["plots"]:
+        name = p["title"] or p["id"]
+        out += [f"{name}: overlapping text {a!r} / {b!r}" for a, b in p["overlaps"]]
+        titled = {a["name"].replace("axis", ""): bool(a["title"].strip()) for a in p["axes"]}
+        for ax in p["axes"]:
+            title = re.sub(r"<[^>]+>", "", ax["title"]).strip()
+            if not title and ax.get("matches") and not ax.get("ticks") \
+                    and titled.get(ax["matches"]):
+                continue  # a shared axis without tick labels: its twin carries the title
+            if not title:
+                out.append(f"{name}: {ax['name']} has no title")
+            elif ax["type"] != "category" and not re.search(UNIT_IN_TITLE, title):
+                out.append(f"{name}: {ax['name']} title {title!r} names no unit")
+    return out
+
+
 class Chromium:
     """A real headless Chromium, driven over ``--remote-debugging-pipe`` (fd 3 in, fd 4 out:
     NUL-terminated JSON messages)."""
@@ -321,9 +431,12 @@ class Chromium:
             self.events.append(ev)
 
     def open_page(self, url: str, screenshot: Path, settle_s: float = 1.0,
-                  dom_query: str = ".plotly-graph-div .main-svg") -> dict:
-        """Open ``url`` offline; returns console errors, exceptions, network requests,
-        number of rendered plots, the body's data-pwned attribute and the screenshot path."""
+                  dom_query: str = ".plotly-graph-div .main-svg", full_page: bool = False
+                  ) -> dict:
+        """Open ``url`` offline at 1280 px; returns console errors, exceptions, network
+        requests, number of rendered plots, the body's data-pwned attribute, the page's
+        layout measurements (``layout``: see :data:`LAYOUT_JS`) and the screenshot path
+        (``full_page``: the whole page, else the first 1800 px)."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget",
                             {"targetId": target, "flatten": True})["sessionId"]
@@ -348,6 +461,15 @@ class Chromium:
             "scripts: document.scripts.length,"
             "title: document.title})"), "returnByValue": True}, session=session)
         info = json.loads(counts["result"]["value"])
+        layout = self.send("Runtime.evaluate", {"expression": LAYOUT_JS, "returnByValue": True},
+                           session=session)
+        info["layout"] = json.loads(layout["result"]["value"])
+        if full_page:  # the whole page in one image, still 1280 px wide
+            height = min(int(info["layout"]["pageHeight"]) + 10, 16000)
+            self.send("Emulation.setDeviceMetricsOverride",
+                      {"width": 1280, "height": height, "deviceScaleFactor": 1,
+                       "mobile": False}, session=session)
+            time.sleep(0.5)
         shot = self.send("Page.captureScreenshot", {"format": "png",
                                                     "captureBeyondViewport": False},
                          session=session)

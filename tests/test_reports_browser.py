@@ -2,16 +2,21 @@
 
 One Chromium launch for the module (DevTools protocol over a pipe): for each report kind,
 no console errors or uncaught exceptions, the expected number of plots rendered as SVG,
-no request other than the file itself, the injected ``<script>`` never ran, and a
-screenshot is written under the test's temp dir.
+no request other than the file itself, the injected ``<script>`` never ran; at 1280 px no
+element is wider than the viewport and no table needs a scroll bar, no two text boxes of
+a plot (annotations, labels, titles) overlap, and every axis is titled (numeric axes and
+colour bars with a unit). A full-page screenshot of each is kept as a test artifact: under
+``$NEUMELT_TEST_ARTIFACTS`` when set, else the test's temp dir; its path is printed.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
-from reports_support import XSS, Chromium, chromium_path, populate
+from reports_support import XSS, Chromium, chromium_path, layout_problems, populate
 
 from neumelt.store import Store
 from reports.api import generate
@@ -32,7 +37,8 @@ def reports(tmp_path_factory):
                 ("sim", ids["sim"], {}),
                 ("profile", ids["profile"], {}),
                 ("deploy", ids["sim"] + ids["profile"],
-                 {"budgets": Budgets(max_ttft_s=1.0, min_tps=20, ram_headroom=0.2)}),
+                 {"budgets": Budgets(max_ttft_s=1.0, min_tps=20, ram_headroom=0.2),
+                  "mixed": True}),
                 ("sweep", ids["sweep"], {})):
             files, report = generate(store, kind, runs, root / f"{kind}.html", **opts)
             out[kind] = (files, report)
@@ -50,14 +56,19 @@ def browser():
 @pytest.fixture(scope="module")
 def pages(reports, browser):
     root, out = reports
+    shots = Path(os.environ.get("NEUMELT_TEST_ARTIFACTS") or root)
+    shots.mkdir(parents=True, exist_ok=True)
     opened = {}
     for kind, (files, _) in out.items():
         opened[kind] = browser.open_page(files.html.resolve().as_uri(),
-                                         root / f"{kind}.png")
+                                         shots / f"report-{kind}.png", full_page=True)
+        print(f"screenshot of the {kind} report: {opened[kind]['screenshot']}")
     return opened
 
 
-@pytest.mark.parametrize("kind, expected_plots", [("sim", 6), ("profile", 3), ("deploy", 4),
+# deploy: two like-for-like groups (gpt3-7b designs: Pareto + memory; the SmolLM2 phone:
+# memory), the phone's per-phase timeline, its temperatures
+@pytest.mark.parametrize("kind, expected_plots", [("sim", 6), ("profile", 3), ("deploy", 5),
                                                   ("sweep", 2)])
 def test_report_renders_offline_without_errors(reports, pages, kind, expected_plots):
     _, out = reports
@@ -104,3 +115,38 @@ def test_csp_stops_a_script_that_escaping_missed(reports, browser):
     page = browser.open_page(path.resolve().as_uri(), root / "tampered.png")
     assert page["pwned"] is None
     assert page["divsWithSvg"] == 2  # the page's own scripts still run
+
+
+@pytest.mark.parametrize("kind", ["sim", "profile", "deploy", "sweep"])
+def test_report_reads_at_a_glance_at_1280_px(pages, kind):
+    layout = pages[kind]["layout"]
+    assert layout["viewport"] == 1280
+    assert len(layout["plots"]) == pages[kind]["plots"] > 0
+    assert all(p["axes"] for p in layout["plots"])
+    assert layout_problems(layout) == []
+
+
+def test_layout_check_catches_what_it_is_for():
+    """The checker itself, on measurements a bad page gives."""
+    bad = {"viewport": 1280, "pageWidth": 1500, "wide": ["table \"x\" right=1500"],
+           "scrolls": ["div.scroll content 1500 px in 1200 px"],
+           "plots": [{"id": "plot-0", "title": "t", "boxes": 2, "overlaps": [["a", "b"]],
+                      "axes": [{"name": "xaxis", "type": "linear", "title": "TTFT"},
+                               {"name": "yaxis", "type": "category", "title": ""},
+                               {"name": "coloraxis", "type": "colorbar",
+                                "title": "energy (J)"}]}]}
+    problems = layout_problems(bad)
+    assert len(problems) == 6, problems
+    assert any("xaxis title 'TTFT' names no unit" in p for p in problems)
+    assert any("yaxis has no title" in p for p in problems)
+
+
+def test_deploy_report_shows_groups_recommendations_and_whole_memory(reports, pages):
+    _, out = reports
+    html = out["deploy"][0].html.read_text(encoding="utf-8")
+    for text in ("Recommendation per group", "Group 1: gpt3-7b on mobile-agent-v2",
+                 "Recommended: neupims (f16): higher decode speed per request",
+                 "Memory per device", "KV cache at peak", "activations / runtime",
+                 "Energy not comparable, so not ranked", "Mixed comparison across groups",
+                 "Where the time goes"):
+        assert text in html, text

@@ -14,7 +14,8 @@ def test_deploy_report_cli_writes_html_md_csv_and_json(cli, tmp_path):
             "--min-tps", "28", "--ram-headroom", "30%", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["plots"] == 4 and doc["kind"] == "deployment"
+    assert doc["kind"] == "deployment"
+    assert [len(g["candidates"]) for g in doc["groups"]] == [4, 1]  # gpt3-7b; SmolLM2
     verdicts = {c["target"]: c["verdict"] for c in doc["candidates"]}
     assert verdicts["gpu"] == "infeasible" and verdicts["neupims"] == "feasible"
     best = doc["candidates"][0]
@@ -25,7 +26,7 @@ def test_deploy_report_cli_writes_html_md_csv_and_json(cli, tmp_path):
     for key in ("html", "markdown", "csv"):
         assert (tmp_path / doc[key]).exists()
     header = (tmp_path / "out" / "deploy.csv").read_text().splitlines()[0]
-    assert header.startswith("rank,verdict,kind,device / design")
+    assert header.startswith("group,rank,verdict,kind,device / design")
     # human output: the summary and where the report is
     r = cli("report", "sim", f"{ids['sim'][0]}-{ids['sim'][-1]}")
     assert r.returncode == 0, r.stderr

@@ -35,6 +35,19 @@ def test_demo_simulates_profiles_and_writes_the_deployment_report(cli, tmp_path)
     html = (out / "deployment.html").read_text(encoding="utf-8")
     assert "tiny" in html and "local)" in html
     assert "profiled a reduced task" in html
+    # like for like, a recommendation with its reason, whole memory with provenance
+    assert "Recommendation per group" in html and "Recommended: " in html
+    assert "the only candidate meeting every budget" in html
+    for column in ("weights", "KV cache at peak", "activations / runtime", "capacity"):
+        assert f"<th>{column}</th>" in html
+    import csv
+    rows = list(csv.DictReader((out / "deployment.csv").open(encoding="utf-8")))
+    assert len(rows) == 1 and rows[0]["group"] == "1"
+    weights = float(rows[0]["weights"]) * 2 ** 30
+    assert weights == pytest.approx(model.stat().st_size, rel=1e-6)  # the GGUF, measured
+    assert rows[0]["weights provenance"] == "measured"
+    assert rows[0]["KV cache at peak provenance"] == "estimated"
+    assert float(rows[0]["memory total"]) > float(rows[0]["weights"])
     for name in ("deployment.md", "deployment.csv", "simulation.html", "profile.html"):
         assert (out / name).stat().st_size > 0
     sim = json.loads((out / "trace-simulated.json").read_text())

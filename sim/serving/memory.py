@@ -77,6 +77,34 @@ def kv_layout(design: str, model: Any, *, capacity_bytes: int, tp: int = 1, pp: 
                        block_tokens=block_tokens)
 
 
+def memory_plan(design_name: str, design: Any, model: Any, tp: int, pp: int
+                ) -> dict[str, Any]:
+    """What :func:`layout_for` assumes about one device's memory, for the results store:
+    ``capacity_bytes`` (the hardware preset's), ``mem_util`` (fraction the serving engine
+    may use; the rest is left to activations and the runtime), ``weights_bytes`` (this
+    device's share, ``weight_format``) and ``kv_bytes_per_token`` (this device's share of
+    one token's K and V, all its layers). Sizes in bytes; empty when the design does not
+    describe its memory. ``activation_bytes_per_token``: live activations of one token in
+    flight (residual stream plus the widest intermediate, this device's share), an
+    estimate for sizing the workspace at an iteration's peak token count."""
+    hw = getattr(design, "hw", None)
+    hbm = getattr(hw, "hbm", None)
+    cap_gib = getattr(hbm, "capacity_gib", None) if hbm is not None else \
+        getattr(hw, "capacity_gib", None)
+    if cap_gib is None:
+        return {}
+    dtype = int(getattr(hw, "dtype_bytes", 2))
+    layers, kv_heads = math.ceil(model.n_layers / pp), math.ceil(model.n_kv_heads / tp)
+    return {"capacity_bytes": int(float(cap_gib) * GIB),
+            "mem_util": 1.0 if hbm is not None else 0.9,
+            "weights_bytes": int(model.weight_bytes("f16") / (tp * pp)), "weight_format": "f16",
+            "kv_bytes_per_token": 2 * layers * kv_heads * model.d_head * dtype,
+            "activation_bytes_per_token": int(dtype * (model.d_model + max(
+                model.d_ff, 3 * model.n_heads * model.d_head) / tp)),
+            "source": "sim.serving.memory (hardware preset capacity; workloads catalog "
+                      "weight bytes)"}
+
+
 def layout_for(design_name: str, design: Any, model: Any, tp: int, pp: int) -> KVLayout:
     """KV layout from a ``sim.designs`` design object's hardware description."""
     hw = getattr(design, "hw", None)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from neumelt.errors import InputError
 from sim.serving.cost import DesignCostModel
 from sim.serving.kv import KVPool
-from sim.serving.memory import layout_for
+from sim.serving.memory import layout_for, memory_plan
 from sim.serving.metrics import Figure, request_rows, summarise, task_rows, utilisation_series
 from sim.serving.request import Workload, from_calls, from_trace
 from sim.serving.scheduler import SchedulerConfig
@@ -255,7 +255,8 @@ def execute(cfg: ServingRunConfig, progress: Any = None) -> RunOutcome:
             "kv_units_per_channel": layout.units_per_channel, "kv_unit_bytes": layout.unit_bytes,
             "memo_hits": res.memo_hits, "memo_misses": res.memo_misses,
             "requests": len(workload.calls), "tasks": len(workload.tasks),
-            "fidelity": fid, "wall_s": wall}
+            "fidelity": fid, "wall_s": wall,
+            "memory": memory_plan(cfg.design, design, model, tp, pp)}
     return RunOutcome(cfg, res, figs, source, wall, info)
 
 
