@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from reports.data import RunData, finite
+from reports.deploy_candidate import Budgets, Candidate, model_key
 from reports.doc import fmt_number
 
-if TYPE_CHECKING:  # pragma: no cover
-    from reports.deploy_report import Budgets, Candidate
-
-_QUANT_TAIL = re.compile(r"[._-]((?:I?Q\d(?:_[0-9A-Z]+)*)|F16|BF16|F32|FP16)$", re.I)
 RANK_WORDS = {"tps": ("decode speed per request", "higher"), "ttft": ("TTFT", "lower"),
               "energy": ("energy per task", "lower"), "headroom": ("memory headroom", "higher")}
 
@@ -50,11 +46,6 @@ def parse_accept(specs: list[str] | tuple[str, ...] | None) -> list[AcceptModel]
                                  expected="MODEL or MODEL=SCORE (a number, higher is better)")
             out.append(AcceptModel(name.strip(), quality))
     return out
-
-
-def model_key(model: str) -> str:
-    """One model across quantisations: lower case, the quantisation suffix dropped."""
-    return _QUANT_TAIL.sub("", model.strip()).lower()
 
 
 def _alnum(text: str) -> str:

@@ -23,8 +23,8 @@ from reports.doc import Plot, Quantity
 from reports.render import plot_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from reports.deploy_candidate import Budgets, Candidate
     from reports.deploy_groups import Group
-    from reports.deploy_report import Budgets, Candidate
 
 VERDICT_COLOUR = {"feasible": "#2ca02c", "unverified": "#ff7f0e", "infeasible": "#d62728"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
