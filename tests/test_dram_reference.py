@@ -132,3 +132,43 @@ def test_sim_dram_json_has_latency_keys(tmp_path):
     assert d["avg_read_latency_ns"] == pytest.approx(d["avg_read_latency_cycles"])  # 1 GHz
     assert sum(d["latency_histogram"]["reads"]) == 3000
     assert len(d["latency_per_channel"]) == 32
+
+
+TABLES = json.loads((REF / "dramsim3_timing_tables.json").read_text())
+
+
+def _log(name):
+    from sim.dram.engine import simulate_requests
+    from sim.dram.reference_compare import CONTROLLER
+    from sim.dram.reference_traces import MAPPING
+
+    p, lv = name.split("_")
+    t = make_trace(p, lv, n=8000)
+    return simulate_requests(STD, t.arrival, t.address, t.is_write, mapping=MAPPING,
+                             controller=CONTROLLER, log_capacity=80_000).command_log
+
+
+@pytest.mark.parametrize("name", ["random_heavy", "mix64m_heavy", "seq_light"])
+def test_command_log_obeys_dramsim3_timing_tables(name):
+    from sim.checker.table_check import check_against_tables
+
+    log = _log(name)
+    assert len(log) > 8000
+    assert check_against_tables(log, TABLES) == []
+
+
+def test_table_check_catches_an_early_command():
+    from sim.checker.table_check import check_against_tables
+    from sim.dram import commands as C
+
+    log = _log("random_heavy").copy()
+    # the first RD after an ACT of its bank, one cycle before tRCDRD (14) has passed
+    acts = np.nonzero(log[:, 1] == C.ACT)[0]
+    a = acts[0]
+    same = ((log[:, 2] == log[a, 2]) & (log[:, 3] == log[a, 3]) & (log[:, 4] == log[a, 4])
+            & (log[:, 7] == log[a, 7]) & (log[:, 1] == C.RD))
+    rd = np.nonzero(same & (np.arange(len(log)) > a))[0][0]
+    log[rd, 0] = log[a, 0] + TABLES["same_bank"]["ACTIVATE"]["READ"] - 1
+    v = check_against_tables(log, TABLES)
+    assert [(x.command, x.rule) for x in v] == [("READ", "table")]
+    assert v[0].earliest == log[a, 0] + 14
