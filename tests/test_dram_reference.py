@@ -38,14 +38,12 @@ NOT_COMPARABLE = {
     ("stride4k_heavy", m): _SCHED for m in ("cycles", "bandwidth_gb_s", "ref",
                                             "avg_read_latency_cycles", "p99_read_latency_cycles")
 } | {
-    ("mix64m_heavy", m): _DRAIN for m in ("act", "row_hit_rate", "avg_read_latency_cycles",
-                                          "p99_read_latency_cycles")
+    ("mix64m_heavy", m): _DRAIN for m in ("cycles", "bandwidth_gb_s", "act", "pre_bank",
+                                          "avg_read_latency_cycles", "p99_read_latency_cycles")
 } | {("mix64m_light", "row_hit_rate"): _DRAIN}
 
 NAMES = [t.name for t in reference_traces(n=1)]
-# traces with at least one metric the models define alike (mix64m_heavy has none vs DRAMsim3)
-COMPARED = [n for n in NAMES
-            if any(m in DS3[n] and (n, m) not in NOT_COMPARABLE for m in METRICS)]
+COMPARED = NAMES
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +74,12 @@ def test_neumelt_matches_dramsim3(name, ours):
         err = rel_error(got[m], ref[m])
         if err > TOLERANCE[m]:
             bad.append(f"{m}: neumelt {got[m]:.4g} vs DRAMsim3 {ref[m]:.4g} ({100 * err:.1f} %)")
-    assert checked >= 3 or name.startswith("mix64m"), "too few metrics compared"
+    assert checked >= 2, "too few metrics compared"
     assert not bad, f"{name}: " + "; ".join(bad)
 
 
 def test_every_exclusion_is_documented():
     readme = (REF / "README.md").read_text()
-    assert len(COMPARED) == 9
     for name, metric in NOT_COMPARABLE:
         assert name in readme and metric in readme
 
@@ -172,3 +169,25 @@ def test_table_check_catches_an_early_command():
     v = check_against_tables(log, TABLES)
     assert [(x.command, x.rule) for x in v] == [("READ", "table")]
     assert v[0].earliest == log[a, 0] + 14
+
+
+def _ds3_stream(name):
+    import gzip
+
+    with gzip.open(REF / "dramsim3_commands" / f"{name}.csv.gz", "rt") as fh:
+        return np.loadtxt(fh, delimiter=",", skiprows=1, dtype=np.int64)
+
+
+def test_dramsim3_stream_through_neumelt_checker():
+    """DRAMsim3's own command trace (-DCMD_TRACE build) replayed through sim/checker: clean on
+    a read stream; with writes, only the two rules DRAMsim3's tables set looser (README)."""
+    from collections import Counter
+
+    from sim.checker.timing import check_log
+
+    seq = _ds3_stream("seq_heavy")
+    assert len(seq) == 21476
+    assert check_log(STD, seq, check_refresh=False) == []
+    mix = _ds3_stream("mix64m_heavy")
+    got = Counter(v.rule for v in check_log(STD, mix, check_refresh=False))
+    assert set(got) == {"nBL+nRTRS", "RD->WR turnaround"}, got

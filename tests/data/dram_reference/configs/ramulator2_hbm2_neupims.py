@@ -17,10 +17,6 @@ import os  # noqa: E402
 
 if os.environ.get("RAM2_CMD_TRACE"):
     PLUGINS.append(ramulator.controller_plugin.CmdTraceRecorder(path=os.environ["RAM2_CMD_TRACE"]))
-if os.environ.get("RAM2_COUNT"):
-    PLUGINS.append(ramulator.controller_plugin.CommandCounter(
-        path=os.environ["RAM2_COUNT"], commands_to_count=["ACT", "PREpb", "PREab", "RD", "WR",
-                                                          "REFab"]))
 
 frontend = ramulator.frontend.External(clock_ratio=1)
 dram = ramulator.dram.HBM2(org_preset="HBM2_8Gb", timing_preset="HBM2_2000Mbps",
