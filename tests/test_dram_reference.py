@@ -1,11 +1,11 @@
-"""neumelt held to DRAMsim3 on the seeded reference traces (figures stored in
-tests/data/dram_reference/, produced by the runs the manifest there describes).
+"""neumelt held to DRAMsim3 and Ramulator 2 on the seeded reference traces (figures stored
+in tests/data/dram_reference/, produced by the runs the manifest there describes).
 
 Tolerances (issue 14): cycles, bandwidth, ACT/PRE/REF counts and row-hit rate within 2 %,
 average read latency within 5 %, p99 read latency within 10 %. Pairs (trace, metric) where the
-two models differ by construction are listed in NOT_COMPARABLE with the reason from
-DRAMsim3's source; they are compared against nothing here (README.md: why, and which
-reference models that point like neumelt).
+two models differ by construction are listed per reference in NOT_COMPARABLE with the
+reason from the reference's source; every such metric is held to the other reference, except
+the three of NEITHER (README.md: why).
 """
 
 from __future__ import annotations
@@ -24,26 +24,50 @@ from sim.dram.reference_traces import make_trace, reference_traces, write_dramsi
 from sim.dram.standard import load_standard
 
 REF = Path(__file__).parent / "data" / "dram_reference"
-DS3 = json.loads((REF / "dramsim3_figures.json").read_text())
+FIGS = {r: json.loads((REF / f"{r}_figures.json").read_text()) for r in ("dramsim3", "ramulator2")}
+DS3 = FIGS["dramsim3"]
 MANIFEST = json.loads((REF / "manifest.json").read_text())
 STD = load_standard("hbm2-neupims")
 _SCHED = ("DRAMsim3 schedules round-robin over per-bank command queues and moves one "
-          "transaction per cycle into them; neumelt is FR-FCFS, oldest first")
-_DRAIN = ("DRAMsim3 drains the whole write buffer once it is full; neumelt (and Ramulator 2) "
+          "transaction per cycle into them; neumelt and Ramulator 2 are FR-FCFS, oldest first")
+_DRAIN = ("DRAMsim3 drains the whole write buffer once it is full; neumelt and Ramulator 2 "
           "use watermarks 24/8")
+_PCBUS = ("Ramulator 2 gives each pseudo-channel its own half of the data bus (a 64 B burst "
+          "holds it 4 cycles); neumelt and DRAMsim3 share the 128-bit bus (2 cycles): a stream "
+          "that stays in one pseudo-channel for a row moves at half the speed")
+_CHANCE = ("row hits in mix64m are chance coincidences of two requests to one row (about 1-2 %); "
+           "their count follows queueing, which the bus model changes")
+# (trace, metric) not compared with one reference, and why (README.md: the same list)
 NOT_COMPARABLE = {
-    ("random_heavy", m): _SCHED for m in ("cycles", "bandwidth_gb_s", "avg_read_latency_cycles",
-                                          "p99_read_latency_cycles")
-} | {
-    ("stride4k_heavy", m): _SCHED for m in ("cycles", "bandwidth_gb_s", "ref",
-                                            "avg_read_latency_cycles", "p99_read_latency_cycles")
-} | {
-    ("mix64m_heavy", m): _DRAIN for m in ("cycles", "bandwidth_gb_s", "act", "pre_bank",
-                                          "avg_read_latency_cycles", "p99_read_latency_cycles")
-} | {("mix64m_light", "row_hit_rate"): _DRAIN}
+    "dramsim3": {
+        **{("random_heavy", m): _SCHED for m in ("cycles", "bandwidth_gb_s",
+                                                 "avg_read_latency_cycles",
+                                                 "p99_read_latency_cycles")},
+        **{("stride4k_heavy", m): _SCHED for m in ("cycles", "bandwidth_gb_s", "ref",
+                                                   "avg_read_latency_cycles",
+                                                   "p99_read_latency_cycles")},
+        **{("mix64m_heavy", m): _DRAIN for m in ("cycles", "bandwidth_gb_s")},
+    },
+    "ramulator2": {
+        **{("seq_heavy", m): _PCBUS for m in ("cycles", "bandwidth_gb_s",
+                                              "avg_read_latency_cycles",
+                                              "p99_read_latency_cycles")},
+        ("seq_light", "avg_read_latency_cycles"): _PCBUS,
+        ("bursty_light", "avg_read_latency_cycles"): _PCBUS,
+        ("bursty_light", "p99_read_latency_cycles"): _PCBUS,
+        ("bursty_heavy", "avg_read_latency_cycles"): _PCBUS,
+        ("mix64m_light", "row_hit_rate"): _CHANCE,
+    },
+}
+# matched by neither reference: each reference differs from neumelt on one point of the model
+# (DRAMsim3 the write drain, Ramulator 2 the bus), and they disagree with each other on
+# row hits (0.0197 vs 0.0160) and p99 (627 vs 442 cycles)
+NEITHER = {("mix64m_heavy", m): _DRAIN + "; " + _PCBUS
+           for m in ("row_hit_rate", "avg_read_latency_cycles", "p99_read_latency_cycles")}
+for _ref in NOT_COMPARABLE.values():
+    _ref.update(NEITHER)
 
 NAMES = [t.name for t in reference_traces(n=1)]
-COMPARED = NAMES
 
 
 @pytest.fixture(scope="module")
@@ -56,32 +80,41 @@ def test_manifest_names_the_reference_and_every_trace():
     assert ds3["repository"] == "https://github.com/umd-memsys/DRAMsim3"
     assert len(ds3["commit"]) == 40
     assert (REF / ds3["config"]).is_file()
-    assert sorted(DS3) == sorted(NAMES) == sorted(MANIFEST["traces"])
+    assert sorted(DS3) == sorted(NAMES) == sorted(MANIFEST["traces"]) == sorted(FIGS["ramulator2"])
+    ram = MANIFEST["references"]["ramulator2"]
+    assert ram["repository"] == "https://github.com/CMU-SAFARI/ramulator2"
+    assert len(ram["commit"]) == 40 and (REF / ram["config"]).is_file()
     for name in NAMES:
         raw = json.loads((REF / "dramsim3" / f"{name}.json").read_text())
         assert len(raw["per_channel"]) == 32
 
 
-@pytest.mark.parametrize("name", COMPARED)
-def test_neumelt_matches_dramsim3(name, ours):
-    ref, got = DS3[name], ours[name]
-    checked = 0
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("ref", ["dramsim3", "ramulator2"])
+def test_neumelt_matches_reference(ref, name, ours):
+    want, got = FIGS[ref][name], ours[name]
     bad = []
+    checked = 0
     for m in METRICS:
-        if m not in ref or (name, m) in NOT_COMPARABLE:
+        if (name, m) in NOT_COMPARABLE[ref]:
             continue
         checked += 1
-        err = rel_error(got[m], ref[m])
+        err = rel_error(got[m], want[m])
         if err > TOLERANCE[m]:
-            bad.append(f"{m}: neumelt {got[m]:.4g} vs DRAMsim3 {ref[m]:.4g} ({100 * err:.1f} %)")
-    assert checked >= 2, "too few metrics compared"
+            bad.append(f"{m}: neumelt {got[m]:.4g} vs {ref} {want[m]:.4g} ({100 * err:.1f} %)")
+    assert checked >= 3, "too few metrics compared"
     assert not bad, f"{name}: " + "; ".join(bad)
 
 
-def test_every_exclusion_is_documented():
+def test_every_metric_is_held_to_a_reference_or_documented():
     readme = (REF / "README.md").read_text()
-    for name, metric in NOT_COMPARABLE:
-        assert name in readme and metric in readme
+    for name in NAMES:
+        for m in METRICS:
+            both_out = all((name, m) in NOT_COMPARABLE[r] for r in FIGS)
+            assert not both_out or (name, m) in NEITHER
+    for ref, pairs in NOT_COMPARABLE.items():
+        for name, metric in pairs:
+            assert f"{name} {metric}" in readme or f"`{name}` {metric}" in readme, (ref, name)
 
 
 def test_stored_act_counts_are_the_raw_stats():
@@ -191,3 +224,22 @@ def test_dramsim3_stream_through_neumelt_checker():
     mix = _ds3_stream("mix64m_heavy")
     got = Counter(v.rule for v in check_log(STD, mix, check_refresh=False))
     assert set(got) == {"nBL+nRTRS", "RD->WR turnaround"}, got
+
+
+def test_ramulator2_stream_through_neumelt_checker():
+    """Ramulator 2's command trace (CmdTraceRecorder) through sim/checker, each ACT at its second
+    command-bus cycle (Ramulator 2's 2-cycle ACT): no bank, bank-group or rank timing rule is
+    broken; what remains are its separate row/column command buses and per-pseudo-channel
+    data buses (README, difference 4)."""
+    from collections import Counter
+
+    from sim.checker.timing import check_log
+    from sim.dram import commands as C
+
+    with __import__("gzip").open(REF / "ramulator2_commands" / "mix64m_heavy.csv.gz", "rt") as fh:
+        log = np.loadtxt(fh, delimiter=",", skiprows=1, dtype=np.int64)
+    assert len(log) == 18606 and {C.ACT, C.PRE, C.RD, C.WR} <= set(log[:, 1].tolist())
+    log[log[:, 1] == C.ACT, 0] += 1
+    got = Counter(v.rule for v in check_log(STD, log, check_refresh=False))
+    assert got and set(got) <= {"command bus", "nBL+nRTRS", "data bus", "RD->WR other rank"}, got
+    assert "command bus" in got        # a row and a column command in one cycle
