@@ -75,14 +75,16 @@ def _drv_file(trace, std, path: Path) -> None:
 
 def _run_ref(spec: str, drv: Path, outdir: Path, name: str) -> float:
     parts = spec.split()
-    if len(parts) != 2 or not Path(parts[0]).is_file():
-        raise SystemExit(f"error: --{name} / NEUMELT_{name.upper()}: expected 'BIN CONFIG' "
-                         f"with an existing BIN, got {spec!r}")
+    if len(parts) != 2 or not Path(parts[0]).is_file() or not Path(parts[1]).is_file():
+        print(f"error: --{name} / NEUMELT_{name.upper()}: expected 'BIN CONFIG' with an "
+              f"existing BIN and CONFIG file, got {spec!r}", file=sys.stderr)
+        raise SystemExit(2)
     args = [parts[0], parts[1]] + ([str(outdir)] if name == "dramsim3" else []) + [str(drv), "q"]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     m = re.search(r"# cpu_s ([0-9.]+)", out)
     if not m:
-        raise SystemExit(f"error: {parts[0]} printed no '# cpu_s' line")
+        print(f"error: {parts[0]}: no '# cpu_s <seconds>' line in its output", file=sys.stderr)
+        raise SystemExit(2)
     return float(m.group(1))
 
 

@@ -243,3 +243,34 @@ def test_ramulator2_stream_through_neumelt_checker():
     got = Counter(v.rule for v in check_log(STD, log, check_refresh=False))
     assert got and set(got) <= {"command bus", "nBL+nRTRS", "data bus", "RD->WR other rank"}, got
     assert "command bus" in got        # a row and a column command in one cycle
+
+
+def _bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dram_fidelity.py"
+    spec = importlib.util.spec_from_file_location("dram_fidelity", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_fidelity_benchmark_json(capsys):
+    assert _bench().main(["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["fidelity"]
+    assert len(rows) == len(NAMES) * len(METRICS) and "speed" not in out
+    assert set(out["provenance"]) == {"neumelt", "dramsim3", "ramulator2"}
+    for r in rows:
+        for ref in FIGS:
+            assert r[ref] == FIGS[ref][r["trace"]][r["metric"]]
+            assert r[f"error_vs_{ref}_pct"] == pytest.approx(
+                100 * rel_error(r["neumelt"], r[ref]), abs=0.01)
+
+
+def test_fidelity_benchmark_rejects_a_missing_binary(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        _bench().main(["--no-fidelity", "--rounds", "1", "--dramsim3",
+                       f"{tmp_path / 'nope'} {tmp_path / 'cfg.ini'}"])
+    assert e.value.code == 2
+    assert "--dramsim3" in capsys.readouterr().err
