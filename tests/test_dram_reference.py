@@ -162,6 +162,10 @@ def test_sim_dram_json_has_latency_keys(tmp_path):
     assert d["avg_read_latency_ns"] == pytest.approx(d["avg_read_latency_cycles"])  # 1 GHz
     assert sum(d["latency_histogram"]["reads"]) == 3000
     assert len(d["latency_per_channel"]) == 32
+    table = subprocess.run([sys.executable, "-m", "neumelt", "sim", "dram", "--trace", str(p),
+                            "--no-store"], capture_output=True, text=True, check=True).stdout
+    assert "p99 read latency" in table and "latency per channel" in table
+    assert f"{d['p99_read_latency_cycles']:g}" in table.replace(",", "")
 
 
 TABLES = json.loads((REF / "dramsim3_timing_tables.json").read_text())

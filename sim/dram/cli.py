@@ -72,6 +72,24 @@ def _latency_rows(lat) -> list[dict]:
     return rows
 
 
+def _channel_rows(lat) -> list[dict]:
+    """One row per channel with traffic: read/write latency in cycles and ns, occupancy."""
+    rows = []
+    for c in lat.per_channel:
+        r = {"channel": c["channel"], "reads": c["read_requests_measured"]}
+        for name in ("avg", "p50", "p95", "p99", "max"):
+            r[f"{name} read (cycles)"] = round(c[f"{name}_read_latency_cycles"], 1)
+        r["avg read (ns)"] = round(c["avg_read_latency_ns"], 1)
+        r["p99 read (ns)"] = round(c["p99_read_latency_ns"], 1)
+        r["writes"] = c["write_requests_measured"]
+        for name in ("avg", "p99", "max"):
+            r[f"{name} write (cycles)"] = round(c[f"{name}_write_latency_cycles"], 1)
+        r["avg write (ns)"] = round(c["avg_write_latency_ns"], 1)
+        r["occupancy (requests)"] = round(c["avg_queue_occupancy_requests"], 2)
+        rows.append(r)
+    return rows
+
+
 def _run(args: argparse.Namespace) -> int:
     from neumelt.errors import InputError
     from neumelt.output import print_json, print_table
@@ -135,6 +153,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     print_table(_rows(res, std, src, lat), columns=["quantity", "value", "unit", "provenance"],
                 title=f"{std.name}: {trace.source} ({trace.format}, {len(trace)} requests)")
+    if lat is not None and lat.per_channel:
+        print()
+        print_table(_channel_rows(lat), title="latency per channel (trace arrival -> last data "
+                    f"beat; simulated; 1 cycle = {lat.tck_ns:g} ns)")
     if violations is not None:
         print(f"timing checker: {len(violations)} violations")
         for v in violations[:10]:
