@@ -28,7 +28,7 @@ def test_zero_violations_over_100k_commands(name, row_buffer):
     std = STDS[name]
     logs = [
         # random mixed traffic, open and closed page
-        _random_dram_log(std, row_buffer, 14_000, 1, "open"),
+        _random_dram_log(std, row_buffer, 15_000, 1, "open"),
         _random_dram_log(std, row_buffer, 6_000, 2, "closed"),
         # adversarial: one bank group, many rows (conflicts), write-heavy, back-to-back
         _random_dram_log(std, row_buffer, 6_000, 3, "open", banks=std.org.banks_per_group,

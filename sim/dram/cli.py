@@ -33,7 +33,7 @@ def register(sub, common) -> None:
     p.set_defaults(func=_run)
 
 
-def _rows(res, std, src: str) -> list[dict]:
+def _rows(res, std, src: str, lat=None) -> list[dict]:
     rows = [
         {"quantity": "total time", "value": res.cycles, "unit": "cycles"},
         {"quantity": "total time", "value": round(res.seconds * 1e6, 4), "unit": "us"},
@@ -48,8 +48,45 @@ def _rows(res, std, src: str) -> list[dict]:
              for k, v in res.commands.items()]
     rows += [{"quantity": f"energy {k}", "value": round(v * 1e6, 4), "unit": "uJ"}
              for k, v in res.energy_j.items()]
+    if lat is not None:
+        rows += _latency_rows(lat)
     for r in rows:
         r["provenance"] = src
+    return rows
+
+
+def _latency_rows(lat) -> list[dict]:
+    """Read/write latency (cycles and ns: trace arrival -> last data beat), queue occupancy."""
+    rows = []
+    for kind, s in (("read", lat.read), ("write", lat.write)):
+        if not s.count:
+            continue
+        for name in ("avg", "p50", "p95", "p99", "max"):
+            v = getattr(s, f"{name}_cycles")
+            rows.append({"quantity": f"{name} {kind} latency", "value": round(v, 2),
+                         "unit": "cycles"})
+            rows.append({"quantity": f"{name} {kind} latency", "value": round(v * lat.tck_ns, 2),
+                         "unit": "ns"})
+    rows.append({"quantity": "avg queue occupancy", "value": round(
+        lat.avg_queue_occupancy_requests, 3), "unit": "requests per channel (Little's law)"})
+    return rows
+
+
+def _channel_rows(lat) -> list[dict]:
+    """One row per channel with traffic: read/write latency in cycles and ns, occupancy."""
+    rows = []
+    for c in lat.per_channel:
+        r = {"channel": c["channel"], "reads": c["read_requests_measured"]}
+        for name in ("avg", "p50", "p95", "p99", "max"):
+            r[f"{name} read (cycles)"] = round(c[f"{name}_read_latency_cycles"], 1)
+        r["avg read (ns)"] = round(c["avg_read_latency_ns"], 1)
+        r["p99 read (ns)"] = round(c["p99_read_latency_ns"], 1)
+        r["writes"] = c["write_requests_measured"]
+        for name in ("avg", "p99", "max"):
+            r[f"{name} write (cycles)"] = round(c[f"{name}_write_latency_cycles"], 1)
+        r["avg write (ns)"] = round(c["avg_write_latency_ns"], 1)
+        r["occupancy (requests)"] = round(c["avg_queue_occupancy_requests"], 2)
+        rows.append(r)
     return rows
 
 
@@ -94,8 +131,13 @@ def _run(args: argparse.Namespace) -> int:
             violations = check_log(std, res.command_log, "dual",
                                    check_refresh=not args.no_refresh)
         src = f"simulated ({std.name}/{res.fidelity})"
+        lat = None
+        if res.fidelity == "command":   # the fast path has no per-request completions
+            from sim.dram.latency import of_result
+            lat = of_result(std, res, trace.arrival, trace.address, trace.is_write,
+                            mapping=mapping)
         if store is not None:
-            _store(store, run_id, res, std, violations)
+            _store(store, run_id, res, std, violations, lat)
     if args.json:
         out = res.summary()
         out.update({"run_id": run_id, "provenance": "simulated",
@@ -104,10 +146,17 @@ def _run(args: argparse.Namespace) -> int:
                     "peak_bandwidth_bytes_per_s": std.peak_bandwidth_bytes_per_s})
         if violations is not None:
             out["checker_violations"] = len(violations)
+        if lat is not None:
+            out.update(lat.summary())
+            out["latency_definition"] = "trace arrival -> last data beat, memory-clock cycles"
         print_json(out)
         return 0
-    print_table(_rows(res, std, src), columns=["quantity", "value", "unit", "provenance"],
+    print_table(_rows(res, std, src, lat), columns=["quantity", "value", "unit", "provenance"],
                 title=f"{std.name}: {trace.source} ({trace.format}, {len(trace)} requests)")
+    if lat is not None and lat.per_channel:
+        print()
+        print_table(_channel_rows(lat), title="latency per channel (trace arrival -> last data "
+                    f"beat; simulated; 1 cycle = {lat.tck_ns:g} ns)")
     if violations is not None:
         print(f"timing checker: {len(violations)} violations")
         for v in violations[:10]:
@@ -117,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(store, run_id: int, res, std, violations) -> None:
+def _store(store, run_id: int, res, std, violations, lat=None) -> None:
     from neumelt.store import Metric
 
     src = f"{std.name}/{res.fidelity}"
@@ -133,6 +182,12 @@ def _store(store, run_id: int, res, std, violations) -> None:
            for k, v in res.commands.items()]
     ms += [Metric(f"energy.{k}", v, "J", "simulated", f"{src}/idd")
            for k, v in res.energy_j.items()]
+    if lat is not None:
+        s = lat.summary()
+        ms += [Metric(f"latency.{k}", float(s[k]), "cycles", "simulated", src)
+               for k in s if k.endswith("_latency_cycles")]
+        ms.append(Metric("latency.avg_queue_occupancy_requests",
+                         lat.avg_queue_occupancy_requests, "requests", "simulated", src))
     if violations is not None:
         ms.append(Metric("checker_violations", float(len(violations)), "violations",
                          "simulated", "sim.checker"))

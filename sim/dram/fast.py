@@ -58,10 +58,13 @@ def stream_fast(std: DramStandard, arrival, addr, wr, *, mapping: str,
         rows = d.row[sel]
         acts += int(np.count_nonzero((np.diff(flat) != 0) | (np.diff(rows) != 0))) + 1
         if controller.refresh:
+            # the command level issues a refresh only while the channel still has a column
+            # command to issue: deadlines before the last one (data end - nCAS - nBL) count
+            last = ch_cycles[ch] - (t.nCWL if write else t.nCL) - t.nBL
             for r in range(std.org.pseudo_channels):
                 first = first_refresh(r, std.org.pseudo_channels, t.nREFI)
-                if ch_cycles[ch] > first:
-                    refs += int((ch_cycles[ch] - first) // t.nREFI) + 1
+                if last > first:
+                    refs += int((last - 1 - first) // t.nREFI) + 1
     cycles = int(ch_cycles.max())
     n = len(addr)
     counts = {"ACT": acts, ("WR" if write else "RD"): n}

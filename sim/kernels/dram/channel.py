@@ -329,7 +329,21 @@ def channel_kernel(arr, kind, bank, row, col, p_cmd, p_tgt, p_arg,
                         else:
                             c = RDA if (closed_page != 0 and h <= 1) else RD
                     else:
-                        c = PRE
+                        # never close a row the other queue still hits (it was opened for
+                        # one of them: DRAMsim3 serves the command queue, Ramulator 2 its
+                        # active buffer first): serve its oldest hit instead of PRE
+                        ho = hits_r[b] if write_mode else hits_w[b]
+                        if ho > 0:
+                            q = head_r[b] if write_mode else head_w[b]
+                            while row[q] != orow:
+                                q = link[q]
+                            prio = 2
+                            if write_mode:
+                                c = RDA if (closed_page != 0 and ho <= 1) else RD
+                            else:
+                                c = WRA if (closed_page != 0 and ho <= 1) else WR
+                        else:
+                            c = PRE
                 cc_cmd[b] = c
                 cc_q[b] = q
                 cc_prio[b] = prio

@@ -9,5 +9,6 @@ from numba import njit
 @njit(cache=True, inline="always")
 def first_refresh(r, nranks, nREFI):
     """Cycle of rank ``r``'s first all-bank refresh deadline: every rank refreshes once per
-    ``nREFI``, the ranks of a channel staggered by ``nREFI // nranks``."""
-    return nREFI + r * (nREFI // nranks)
+    ``nREFI``, the ranks of a channel staggered by ``nREFI // nranks``, rank 0 first at
+    ``nREFI // nranks`` (DRAMsim3 RANK_LEVEL_STAGGERED, Ramulator 2 AllBank scattered)."""
+    return (r + 1) * (nREFI // nranks)
