@@ -60,6 +60,7 @@ def _layers(spec: str) -> int | None:
 
 
 def _step(args: argparse.Namespace) -> int:
+    from neumelt.errors import InputError
     from neumelt.output import print_json, print_table
     from sim.designs import get_design
     from sim.designs.batch import parse_batch
@@ -80,12 +81,19 @@ def _step(args: argparse.Namespace) -> int:
 
     with optional_run(None if args.no_store else args.db, "sim", config,
                       name=f"step {args.design} {model.name}") as (store, run_id):
-        if args.phase == "prefill":
-            res = design.prefill(model, batch.seq_lens)
-        else:
-            chans = batch.channel_idx
-            res = design.decode_iteration(model, batch.seq_lens, channel_idx=chans,
-                                          layers=layers)
+        try:
+            if args.phase == "prefill":
+                res = design.prefill(model, batch.seq_lens)
+            else:
+                chans = batch.channel_idx
+                res = design.decode_iteration(model, batch.seq_lens, channel_idx=chans,
+                                              layers=layers)
+        except InputError as exc:
+            if exc.key != "batch":
+                raise
+            # name the batch as the user gave it (a file, 'reference' or N with its seed)
+            raise InputError(f"{batch.source}: {exc.detail}", key="batch",
+                             expected=exc.expected) from None
         if store is not None:
             from sim.designs.record import record_result
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from sim.designs.capacity import check_kv_capacity
 from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.gpu.config import GpuHw
@@ -49,13 +50,16 @@ class GpuDesign:
                          layers: int | None = None) -> IterationResult:
         model = resolve_model(model)
         seq = decode_lengths(seq_lens)
-        return _run(self, model, "decode", len(seq), sum(seq), (), layers,
-                    self.parallelism(model))
+        par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, seq, par.tp, par.pp)
+        return _run(self, model, "decode", len(seq), sum(seq), (), layers, par)
 
     def prefill(self, model, prompt_lens: Sequence[int]) -> IterationResult:
         model = resolve_model(model)
         lens = prefill_lengths(prompt_lens)
-        return _run(self, model, "prefill", sum(lens), 0, lens, None, self.parallelism(model))
+        par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, lens, par.tp, par.pp, "prefill")
+        return _run(self, model, "prefill", sum(lens), 0, lens, None, par)
 
 
 @lru_cache(maxsize=2048)

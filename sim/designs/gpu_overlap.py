@@ -249,6 +249,10 @@ class GpuOverlapDesign:
             seq, prompts = lens, ()
         else:
             seq, prompts = (), lens
+        from sim.designs.capacity import check_kv_capacity
+
+        check_kv_capacity(self.name, hw, model, tuple(seq) + tuple(prompts), par.tp, par.pp,
+                          phase)
         rows = len(seq) + sum(prompts)
         plan = plan_layer(hw, model, par.tp, seq=seq, prompts=prompts,
                           nano_batches=self.nano_batches,

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from neumelt.errors import InputError
+from sim.designs.capacity import check_kv_capacity
 from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.mapping.blocks import AttentionDims, attention_dims, decoder_block
@@ -195,6 +196,7 @@ class NpuDesign:
         model = resolve_model(model)
         seq = decode_lengths(seq_lens)
         par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, seq, par.tp, par.pp)
         dims = attention_dims(model, par.tp)
         chans = self._channels_for(seq, channel_idx, dims) if self.pim else None
         return _decode_cached(self, model, seq, chans, layers, par)
@@ -203,7 +205,9 @@ class NpuDesign:
         """Prefill of the prompts (all on the NPU: attention is a GEMM, no PIM)."""
         model = resolve_model(model)
         lens = prefill_lengths(prompt_lens)
-        return _prefill_cached(self, model, lens, self.parallelism(model))
+        par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, lens, par.tp, par.pp, "prefill")
+        return _prefill_cached(self, model, lens, par)
 
     def _key(self) -> tuple:
         return (self.name, self.hw, self.pim, self.row_buffer, self.channels,
