@@ -367,7 +367,8 @@ class NpuDesign:
             notes.append("baselines=artifact: attention serialised per request and head on one "
                          "systolic array, as the NeuPIMs artifact's npu-only branch runs it")
         if self.pim and dims.group > 1:
-            notes.append("grouped-query attention on PIM is priced as one GEMV per query head")
+            notes.append(f"grouped-query attention on PIM: each of {dims.kv_heads} KV heads' "
+                         f"rows is opened once for its {dims.group} query heads")
         return IterationResult(
             design=self.name, phase="decode", total_cycles=int(total), clock_hz=hw.clock_hz,
             stages=stages, operators=operators, energy_j=self._visible_energy(energy),

@@ -43,7 +43,7 @@ def pim_attention(hw: NpuHw, dims: AttentionDims, channel_seq_lens: tuple[tuple[
     _, AttentionShape, simulate_attention = _pim()
     std = _standard(hw.hbm.standard)
     shape = AttentionShape(heads=dims.heads, d_k=dims.d_head, e_tp=dims.e_tp,
-                           dtype_bytes=hw.dtype_bytes)
+                           dtype_bytes=hw.dtype_bytes, kv_heads=dims.kv_heads)
     return simulate_attention(
         std, [list(c) for c in channel_seq_lens], shape, phase="both", row_buffer=row_buffer,
         fidelity=fidelity,

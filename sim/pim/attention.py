@@ -27,18 +27,29 @@ _PHASES = {"logits": (0,), "attend": (1,), "both": (0, 1)}
 
 @dataclass(frozen=True)
 class AttentionShape:
-    """Attention of one device after tensor parallelism: ``heads`` per device, ``d_k`` per head,
-    ``e_tp`` = heads x d_k (the query/key width per device), element size in bytes."""
+    """Attention of one device after tensor parallelism: ``heads`` (query heads) per device,
+    ``d_k`` per head, ``e_tp`` = heads x d_k (the query width per device), element size in
+    bytes; ``kv_heads`` KV heads per device (None: as many as query heads, MHA). With
+    grouped-query attention a KV head's K and V live once in the banks and serve its
+    ``group`` query heads."""
 
     heads: int
     d_k: int
     e_tp: int
     dtype_bytes: int = 2
+    kv_heads: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("heads", "d_k", "e_tp", "dtype_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.kv_heads is not None and (self.kv_heads < 1 or self.heads % self.kv_heads):
+            raise ValueError("kv_heads must be >= 1 and divide heads")
+
+    @property
+    def group(self) -> int:
+        """Query heads per KV head (1 for multi-head attention)."""
+        return self.heads // self.kv_heads if self.kv_heads else 1
 
 
 @dataclass(frozen=True)
@@ -92,11 +103,11 @@ def channel_program(std: DramStandard, seq_lens: Sequence[int], shape: Attention
             o.pseudo_channels, o.bank_groups, o.banks_per_group, o.row_bytes,
             std.pim.global_buffer_bytes, std.pim.multipliers_per_bank, o.rows)
     empty = np.zeros(0, dtype=np.int64)
-    n = attention_program(*args, False, empty, empty, empty)
+    n = attention_program(*args, False, empty, empty, empty, shape.group)
     cmd = np.zeros(n, dtype=np.int64)
     tgt = np.zeros(n, dtype=np.int64)
     arg = np.zeros(n, dtype=np.int64)
-    attention_program(*args, True, cmd, tgt, arg)
+    attention_program(*args, True, cmd, tgt, arg, shape.group)
     return cmd, tgt, arg
 
 
