@@ -90,14 +90,18 @@ def _split(items: Sequence[int], n: int) -> list[list[int]]:
     return groups
 
 
-def _demand(hw: GpuHw, t: Any, op: Any | None) -> OpDemand:
+def _demand(hw: GpuHw, t: Any, op: Any | None, prefill: bool = False) -> OpDemand:
     """Split one roofline timing into compute / memory / network demands using the
-    efficiency factors the ``gpu`` roofline applied to it."""
+    efficiency factors the ``gpu`` roofline applied to it (``op`` None: attention, of a
+    prefill when ``prefill``)."""
     eff = hw.efficiency
     bw = hw.hbm_gbps * 1e9
     if t.bound == "link" or (op is not None and op.unit == "allreduce"):
         return OpDemand(t.name, t.seconds, 0.0, 0.0, t.seconds, 0.0, 0.0, t.link_bytes)
-    if op is None:  # attention
+    if op is None and prefill:
+        c = t.flops / (hw.peak_tflops * 1e12 * eff.prefill_attention_compute)
+        m = t.hbm_bytes / (bw * eff.gemm_memory)
+    elif op is None:  # decode attention
         c = t.flops / (hw.peak_tflops * 1e12 * eff.gemm_compute)
         m = t.hbm_bytes / (bw * eff.attention_memory)
     elif op.unit == "gemm":
@@ -125,7 +129,8 @@ def _nano_ops(hw: GpuHw, model: Any, tp: int, seq: Sequence[int], prompts: Seque
                                                         dims.d_head, sum(seq), len(seq)), None))
         if prompts:
             out.append(_demand(hw, gpu_prefill_attention(hw, dims.heads, dims.kv_heads,
-                                                         dims.d_head, tuple(prompts)), None))
+                                                         dims.d_head, tuple(prompts)), None,
+                               prefill=True))
     return out
 
 
