@@ -37,6 +37,9 @@ def register(sub, common) -> None:
     p.add_argument("--sub-batch", choices=("on", "off"), default=None,
                    help="sub-batch interleaving of NPU and PIM work")
     p.add_argument("--fidelity", choices=("command", "fast"), default="command")
+    p.add_argument("--pim-commands", choices=("composite", "newton"), default=None,
+                   help="PIM command set: composite COMPS_READRES (NeuPIMs) or newton (k COMPs "
+                        "+ READRES per head through the NPU's PIM port; the npu-pim default)")
     p.add_argument("--baselines", choices=("ideal", "artifact"), default="ideal",
                    help="baseline model: ideal (batched NPU attention) or artifact (npu runs "
                         "attention as the NeuPIMs artifact's npu-only branch does)")
@@ -73,7 +76,8 @@ def _step(args: argparse.Namespace) -> int:
     sub_batch = None if args.sub_batch is None else args.sub_batch == "on"
     design = get_design(args.design, hw=args.hw, row_buffer=args.row_buffer,
                         channels=args.channels, sub_batch=sub_batch, fidelity=args.fidelity,
-                        tp=args.tp, pp=args.pp, baselines=args.baselines)
+                        tp=args.tp, pp=args.pp, baselines=args.baselines,
+                        pim_commands=args.pim_commands)
     config = {**design.config(), "model": model.name, "batch": batch.source,
               "batch_size": len(batch.seq_lens), "phase": args.phase,
               "layers": args.layers, "seed": args.seed}
@@ -150,6 +154,13 @@ def _step(args: argparse.Namespace) -> int:
     summary.append({"quantity": "energy total", "value": res.energy_total_j * 1e3,
                     "unit": "mJ"})
     print_table(summary, title=f"summary ({src})")
+    if res.breakdown:
+        print()
+        tot = max(1, res.total_cycles)
+        print_table([{"part": k, "cycles": v, "time (us)": round(v * us, 3),
+                      "share": round(v / tot, 4)} for k, v in res.breakdown.items()],
+                    title=f"where the time goes, whole iteration ({src}; critical path, "
+                          "parts sum to the total)")
     for n in res.notes:
         print(f"note: {n}")
     if run_id is not None:

@@ -292,6 +292,17 @@ class GpuOverlapDesign:
         for o in plan.ops:  # summed over nano-batches, as if each ran alone
             ops[o.name] = ops.get(o.name, 0) + int(round(o.alone_s * hw.clock_hz))
         lc = int(round(plan.layer_s * hw.clock_hz))
+        # overlapped operators: each part's share of the solo time, scaled to the total
+        from sim.designs import breakdown as bd
+
+        shares: dict[str, float] = {}
+        for o in plan.ops:
+            kind = ("communication" if o.network_s > 0 and o.compute_s == 0 else
+                    "attention" if o.name == "attention" else "gemm")
+            shares[kind] = shares.get(kind, 0.0) + o.alone_s
+        breakdown = bd.proportional(shares, cyc)
+        notes.append("breakdown: overlapped nano-batches, parts in proportion to their solo "
+                     "time (estimated)")
         return IterationResult(
             design=self.name, phase=phase, total_cycles=cyc, clock_hz=hw.clock_hz,
             stages={"layer": lc}, operators=ops, energy_j=energy, utilisation=util,
@@ -303,6 +314,7 @@ class GpuOverlapDesign:
                       "compute_s": plan.compute_s, "memory_s": plan.memory_s,
                       "network_s": plan.network_s, "flops_per_layer": flops,
                       "hbm_bytes_per_layer": hbm},
+            breakdown=breakdown,
             notes=tuple(notes))
 
 
