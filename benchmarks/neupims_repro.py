@@ -128,6 +128,13 @@ def _config_rows(task: tuple) -> list[dict]:
                                   max_context=model.max_context)
         row = {"model": mname, "dataset": dname, "batch": batch,
                "mean_context": float(np.mean([np.mean(b) for b in sb]))}
+        # a batch whose KV cache does not fit a device cannot be served: the configuration
+        # is reported, not timed (the designs refuse it: sim.designs.capacity)
+        miss = _does_not_fit(ds, model, sb)
+        if miss:
+            row["skipped"] = miss
+            rows.append(row)
+            continue
         # NeuPIMs interleaves sub-batches at batch >= 256 (the artifact's rule), or, with
         # ``search``, wherever that is faster over this configuration's samples
         variants = ["gpu", "gpu-overlap", "npu", "npu-pim"]
@@ -163,6 +170,22 @@ def _config_rows(task: tuple) -> list[dict]:
             row["neupims"] = off
         rows.append(row)
     return rows
+
+
+def _does_not_fit(ds: dict, model, sb) -> dict:
+    """design -> (GB needed, GB capacity) of the worst sample, for designs it overflows."""
+    from sim.designs.capacity import kv_demand
+
+    out = {}
+    for name in ("gpu", "npu"):
+        des = ds[name]
+        par = des.parallelism(model)
+        worst = max((kv_demand(des.hw, model, s, par.tp, par.pp) for s in sb),
+                    key=lambda d: d.needed_bytes)
+        if not worst.fits:
+            out[f"{name} ({des.hw.name})"] = (round(worst.needed_bytes / 1e9, 2),
+                                             round(worst.capacity_bytes / 1e9, 2))
+    return out
 
 
 def _ablation_row(task: tuple) -> dict:
@@ -222,7 +245,8 @@ def ratio(rows, a, b):
 
 
 def summarise(res: dict) -> dict:
-    rows, abl = res["rows"], res["ablation"]
+    abl = res["ablation"]
+    rows = [r for r in res["rows"] if not r.get("skipped")]
     gm = lambda xs: float(math.exp(np.mean(np.log(xs))))  # noqa: E731
     out: dict = {}
     for key, a, b in (("neupims_vs_gpu", "neupims", "gpu"), ("neupims_vs_npu", "neupims", "npu"),
@@ -290,6 +314,7 @@ def summarise(res: dict) -> dict:
     ctx = [r["mean_context"] for r in rows if r["dataset"] == "sharegpt"]
     out["mean_context_sharegpt"] = float(np.mean(ctx)) if ctx else None
     out["configurations"] = len(rows)
+    out["configurations_skipped"] = len(res["rows"]) - len(rows)
     # mean share of the iteration time per part and design (sim.designs.breakdown)
     for d in ("gpu", "npu", "npu-pim", "neupims"):
         keys = sorted({k for r in rows for k in r[d].get("time_share", {})})
@@ -334,7 +359,7 @@ def decomposition(rows, batches=None) -> list[dict]:
 
     out = []
     for r in rows:
-        if batches is not None and r["batch"] not in batches:
+        if r.get("skipped") or (batches is not None and r["batch"] not in batches):
             continue
         for d in ("gpu", "npu", "npu-pim", "neupims"):
             sh = r[d].get("time_share", {})
@@ -352,7 +377,7 @@ def units(key: str) -> str:
         return "fraction"
     if key.endswith("wall_s") or key == "cpu_s":
         return "s"
-    if key in ("configurations", "workers"):
+    if key in ("configurations", "workers", "configurations_skipped"):
         return "count"
     if key.startswith("mean_context"):
         return "tokens"
@@ -393,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             obj["artifact_baselines"] = art
         obj["paper"] = {k: {"value": v, "unit": u} for k, (v, u) in PAPER.items()}
         obj["decomposition"] = decomposition(res["rows"])
+        obj["skipped"] = [{"model": r["model"], "dataset": r["dataset"], "batch": r["batch"],
+                           "does_not_fit_gb_needed_vs_capacity": r["skipped"]}
+                          for r in res["rows"] if r.get("skipped")]
         obj["baselines_hw"] = {"gpu": "a100-40gb", "npu": "npu-neupims"}
         obj["provenance"] = "simulated"
         print(json.dumps(obj, sort_keys=True, indent=2))
@@ -400,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
     from neumelt.output import print_table
     table = []
     for r in res["rows"]:
+        if r.get("skipped"):
+            table.append({"model": r["model"], "dataset": r["dataset"], "batch": r["batch"],
+                          "sub-batch": "KV does not fit: " + "; ".join(
+                              f"{k} needs {a} GB > {b} GB" for k, (a, b) in
+                              r["skipped"].items())})
+            continue
         table.append({"model": r["model"], "dataset": r["dataset"], "batch": r["batch"],
                       "sub-batch": r["neupims_sub_batch"],
                       **{f"{d} tok/s": r[d]["tok_s"] for d in DESIGNS},
