@@ -12,8 +12,9 @@ gemm                GEMMs and vector operators (norms, activations, KV writes) o
                     the NPU's arrays / vector units or the GPU, at their solo speed
 attention           decode attention: PIM commands on the slowest channel (or the
                     arrays / GPU kernel) plus softmax, at solo speed
-contention_stall    the critical lane's slow-down from sharing HBM with the other
-                    lane (NPU weight reads beside PIM, or PIM beside them)
+contention_stall    an overlapped stage's time beyond the longer lane's solo time
+                    (NPU weight reads and PIM sharing the channels; with one row
+                    buffer, the NPU waiting for the PIM to release the banks)
 mode_switch         single row buffer: closing the NPU's open rows before PIM
                     (write recovery + PREA), and refresh falling inside the PIM
                     phases (REF x nRFC, slowest channel)

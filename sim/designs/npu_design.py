@@ -196,19 +196,13 @@ class NpuDesign:
                      sram_bytes=2 * sm.elements * self.hw.dtype_bytes, commands=cmds,
                      error_bound=getattr(r, "error_bound", None))
 
-    def _attn_parts(self, att: _Attn, solo: _Attn | None = None) -> dict[str, int]:
-        """Breakdown of an attention call that is on the critical path; ``solo``: the same
-        call without the NPU's concurrent reads (its excess is contention)."""
+    def _attn_parts(self, att: _Attn) -> dict[str, int]:
+        """Breakdown of an attention call that is on the critical path."""
         out = bd.empty()
         fixed = att.issue_stall + att.mode_switch + att.refresh
         out["command_issue"] = att.issue_stall
         out["mode_switch"] = att.mode_switch + att.refresh
-        base = att.cycles - fixed
-        if solo is not None and solo is not att:
-            own = min(base, max(0, solo.cycles - fixed))
-            out["contention_stall"] = base - own
-            base = own
-        out["attention"] = base
+        out["attention"] = att.cycles - fixed
         return out
 
     def _npu_to_dram(self, npu_cycles: int) -> int:
@@ -389,11 +383,17 @@ class NpuDesign:
                     npu_solo = npu_c
                     npu_c = self._contended_npu(names, parts_of, npu_c, npu_rb, att, par.tp)
                     cyc = max(npu_c, att.cycles)
-                    if npu_c >= att.cycles:     # the NPU lane is critical, PIM hidden
-                        npu_parts["contention_stall"] += npu_c - npu_solo
-                    else:                       # PIM critical: its solo time + slow-down
-                        solo = self._attention(dims, ss, cc) if npu_rb > 0 else att
-                        sparts[stage] = self._attn_parts(att, solo)
+                    # the lane that is longer alone is charged its solo time; what the
+                    # stage takes beyond it is contention for the shared channels
+                    solo = self._attention(dims, ss, cc) if npu_rb > 0 else att
+                    if npu_solo >= solo.cycles:
+                        npu_parts["contention_stall"] += int(cyc) - npu_solo
+                    elif int(cyc) >= solo.cycles:
+                        sparts[stage] = self._attn_parts(solo)
+                        sparts[stage]["contention_stall"] += int(cyc) - solo.cycles
+                    else:   # command-level noise: the shared run came out shorter
+                        sparts[stage] = self._attn_parts(att)
+                        sparts[stage]["gemm"] += int(cyc) - att.cycles
                     if stage in ("C", "D"):
                         acc.attn(att)
                         pim_busy += sum(att.channel_cycles)
