@@ -23,9 +23,9 @@ NeuPIMs with a single row buffer (the paper's dual-row-buffer figure).
 ``--baselines artifact`` also runs the ``npu`` design as the NeuPIMs artifact's ``npu-only``
 branch does (attention serialised per request and head on one systolic array; see
 ``sim.npu.attention.artifact_npu_attention``) on the same batches and prints the headline
-ratios under both baseline models; ``npu-pim`` and ``gpu`` are the same under both (the
-artifact's ``npu+pim`` slowness is not modelled; no published figure grounds a
-PyTorch-A100 efficiency). JSON: the ``ideal`` figures as before plus
+ratios under both baseline models; ``npu-pim`` and ``gpu`` are the same under both
+(``npu-pim`` always runs the artifact's Newton command port, ``sim.pim.issue``; the GPU
+is the Vidur-calibrated ``a100-40gb``). JSON: the ``ideal`` figures as before plus
 ``artifact_baselines: {neupims_vs_gpu, neupims_vs_npu, neupims_vs_npu_pim, ...}``.
 
 With ``--json`` it prints one object: matrix averages ``neupims_vs_gpu``,

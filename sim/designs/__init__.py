@@ -25,9 +25,10 @@ can be bound by the port.
 ``npu`` design today's batched, tiled attention; ``artifact`` runs the ``npu`` design's
 decode attention as the NeuPIMs artifact's ``npu-only`` branch does (one preloaded GEMV
 instruction chain per request and head, serialised; :func:`sim.npu.attention.
-artifact_npu_attention`). ``npu-pim`` and ``gpu`` are the same under both: the artifact's
-``npu+pim`` slowness is not modelled, and no published figure grounds a PyTorch-A100
-efficiency (see benchmarks/README.md). ``neupims`` and ``gpu-overlap`` ignore it.
+artifact_npu_attention`). ``npu-pim`` and ``gpu`` are the same under both: ``npu-pim`` always
+models the artifact's ``npu+pim`` mechanism (Newton commands through one PIM port,
+``pim_commands``), and the GPU's weak-baseline variant is a preset (``a100-eager``), not a
+switch (see benchmarks/README.md). ``neupims`` and ``gpu-overlap`` ignore it.
 
 ``gpu-overlap`` (NanoFlow-style nano-batching on the GPU roofline, a stronger GPU
 baseline than the paper's) is also available by name; the PIM switches do not apply to it.
