@@ -83,6 +83,22 @@ def test_compare_prints_ratios_against_the_baseline(tmp_path, capsys):
                  "--workload", "alpaca", "--requests", "10"]) == 0
     text = capsys.readouterr().out
     assert "throughput_tok_s" in text and "gpu" in text and "npu" in text
+    assert "ratios against gpu on a100-40gb" in text and "where the iteration time goes" in text
+
+
+def test_compare_runs_a_design_on_other_hardware_and_shows_the_decomposition(tmp_path, capsys):
+    db = str(tmp_path / "d.db")
+    out = run_json(capsys, ["--db", db, "sim", "compare", "--designs",
+                            "gpu,gpu@a100-eager,npu-pim", "--model", "gpt3-7b", "--workload",
+                            "alpaca", "--requests", "24", "--batch", "24", "--json"])
+    assert out["ratios_against"] == "gpu on a100-40gb"
+    rows = {r["design"]: r for r in out["designs"]}
+    assert rows["gpu@a100-eager"]["hw"] == "a100-eager"
+    assert rows["gpu@a100-eager"]["throughput_tok_s_vs_base"] < 1.0   # the weak baseline
+    for r in rows.values():
+        shares = [v for k, v in r.items() if k.startswith("time_share.") and v is not None]
+        assert shares and sum(shares) == pytest.approx(1.0)
+    assert rows["npu-pim"]["time_share.command_issue"] > 0
 
 
 @pytest.mark.parametrize("argv, needle", [

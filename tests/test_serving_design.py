@@ -58,7 +58,7 @@ def test_auto_sub_batch_takes_the_faster_mode():
     auto = AutoSubBatch(on, off)
     rng = np.random.default_rng(2)
     for n in (64, 512):
-        seq = [int(x) for x in rng.integers(100, 900, n)]
+        seq = [int(x) for x in rng.integers(100, 500, n)]
         t = auto.decode_iteration(model, seq).seconds
         assert t == pytest.approx(min(on.decode_iteration(model, seq).seconds,
                                       off.decode_iteration(model, seq).seconds))

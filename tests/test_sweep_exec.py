@@ -53,10 +53,17 @@ def test_localcluster_and_pool_give_identical_results(tmp_path):
     with DaskBackend(workers=2) as cluster:
         a = run_sweep(spec, store, cluster, doc=doc, use_cache=False)
         info = cluster.describe()
-    assert (a.total, a.evaluated, a.ok, a.failed, a.status) == (200, 200, 200, 0, "done")
+    # points whose KV cache and weights do not fit the (channel-scaled) HBM fail with the
+    # designs' capacity error (sim.designs.capacity); every other point runs
+    assert (a.total, a.evaluated, a.status) == (200, 200, "done")
+    assert a.ok + a.failed == 200 and 0 < a.failed < 100
+    pts = load_points(store, a.run_id)
+    failed = {k: v for k, v in pts.items() if v["status"] == "error"}
+    assert len(failed) == a.failed
+    assert all("GB of KV cache" in v["error"] and "holds" in v["error"] for v in failed.values())
     with PoolBackend(workers=2) as pool:
         b = run_sweep(spec, store, pool, doc=doc, use_cache=False)
-    assert (b.evaluated, b.ok) == (200, 200)
+    assert (b.evaluated, b.ok, b.failed) == (200, a.ok, a.failed)
     _records_unique(store, a.run_id, 200)
     _records_unique(store, b.run_id, 200)
     ma, mb = _metrics(store, a.run_id), _metrics(store, b.run_id)
@@ -71,16 +78,17 @@ def test_localcluster_and_pool_give_identical_results(tmp_path):
     assert run.info["backend"]["backend"] == "dask" and run.info["backend"]["workers"] == 2
     assert info["workers"] == 2
     m = {x.name: x for x in store.metrics(a.run_id)}
-    assert m["points_ok"].value == 200 and m["points_per_hour"].value > 0
+    assert m["points_ok"].value == a.ok and m["points_per_hour"].value > 0
     assert m["points_per_hour"].provenance == "measured"
     (front,) = [d for _, _, d in store.records(a.run_id, PARETO_TABLE)]
-    assert 1 <= len(front["points"]) < 200
+    assert 1 <= len(front["points"]) < a.ok
     designs = {r["coords"]["design"] for r in front["points"]}
     assert "neupims" in designs
     # a second run of the same spec reuses every point from the store
     with PoolBackend(workers=1) as pool:
         c = run_sweep(spec, store, pool, doc=doc)
-    assert (c.cached, c.evaluated, c.ok) == (200, 0, 200)
+    # (failed points are evaluated again, and fail again)
+    assert (c.cached, c.evaluated, c.ok) == (a.ok, a.failed, a.ok)
     assert _metrics(store, c.run_id) == ma
 
 

@@ -10,17 +10,25 @@ design      attention                                        defaults
 ==========  ===============================================  =======================
 gpu         GPU roofline (A100-40GB)                         hw a100-40gb
 npu         on the NPU's systolic arrays                     hw npu-neupims
-npu-pim     PIM, single row buffer, NPU and PIM serialised   channels rr, sub-batch off
-neupims     PIM, dual row buffer, sub-batch interleaving     channels greedy, sub-batch on
+npu-pim     PIM, single row buffer, NPU and PIM serialised   channels rr, sub-batch off,
+                                                             Newton commands
+neupims     PIM, dual row buffer, sub-batch interleaving     channels greedy, sub-batch on,
+                                                             composite COMPS_READRES
 ==========  ===============================================  =======================
+
+``pim_commands`` is the PIM command set (:mod:`sim.pim.issue`): ``newton`` (the artifact's
+``npu+pim`` branch) sends k COMP commands and a READRES per head through the NPU's one PIM
+command port, ``composite`` (NeuPIMs) one COMPS_READRES; with ``newton`` attention phases
+can be bound by the port.
 
 ``baselines`` picks how strong the paper's baselines are: ``ideal`` (default) gives the
 ``npu`` design today's batched, tiled attention; ``artifact`` runs the ``npu`` design's
 decode attention as the NeuPIMs artifact's ``npu-only`` branch does (one preloaded GEMV
 instruction chain per request and head, serialised; :func:`sim.npu.attention.
-artifact_npu_attention`). ``npu-pim`` and ``gpu`` are the same under both: the artifact's
-``npu+pim`` slowness is not modelled, and no published figure grounds a PyTorch-A100
-efficiency (see benchmarks/README.md). ``neupims`` and ``gpu-overlap`` ignore it.
+artifact_npu_attention`). ``npu-pim`` and ``gpu`` are the same under both: ``npu-pim`` always
+models the artifact's ``npu+pim`` mechanism (Newton commands through one PIM port,
+``pim_commands``), and the GPU's weak-baseline variant is a preset (``a100-eager``), not a
+switch (see benchmarks/README.md). ``neupims`` and ``gpu-overlap`` ignore it.
 
 ``gpu-overlap`` (NanoFlow-style nano-batching on the GPU roofline, a stronger GPU
 baseline than the paper's) is also available by name; the PIM switches do not apply to it.
@@ -46,16 +54,16 @@ _DEFAULTS = {
     "npu": {"hw": "npu-neupims", "pim": False, "row_buffer": "single", "channels": "rr",
             "sub_batch": False},
     "npu-pim": {"hw": "npu-neupims", "pim": True, "row_buffer": "single", "channels": "rr",
-                "sub_batch": False},
+                "sub_batch": False, "pim_commands": "newton"},
     "neupims": {"hw": "npu-neupims", "pim": True, "row_buffer": "dual", "channels": "greedy",
-                "sub_batch": True},
+                "sub_batch": True, "pim_commands": "composite"},
 }
 
 
 def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None = None,
                channels: str | None = None, sub_batch: bool | None = None,
                fidelity: str = "command", tp: int | None = None, pp: int | None = None,
-               baselines: str = "ideal"):
+               baselines: str = "ideal", pim_commands: str | None = None):
     """A design by name; see the module docstring for the defaults and toggles."""
     if baselines not in BASELINES:
         raise InputError(f"invalid baselines {baselines!r}", key="baselines",
@@ -78,6 +86,9 @@ def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None =
     if channels not in (None, "greedy", "rr", "given"):
         raise InputError(f"invalid channel policy {channels!r}", key="channels",
                          expected="'greedy', 'rr' or 'given'")
+    if pim_commands not in (None, "composite", "newton"):
+        raise InputError(f"invalid PIM command set {pim_commands!r}", key="pim_commands",
+                         expected="'composite' (COMPS_READRES) or 'newton' (COMP x k + READRES)")
     if fidelity not in ("command", "fast"):
         raise InputError(f"invalid fidelity {fidelity!r}", key="fidelity",
                          expected="'command' or 'fast'")
@@ -101,7 +112,8 @@ def get_design(name: str, hw: str | Path | None = None, row_buffer: str | None =
                      channels=channels, default_channels=d["channels"],
                      sub_batch=d["sub_batch"] if sub_batch is None else bool(sub_batch),
                      fidelity=fidelity, tp=tp, pp=pp,
-                     baselines=baselines if name == "npu" else "ideal")
+                     baselines=baselines if name == "npu" else "ideal",
+                     pim_commands=pim_commands or d.get("pim_commands", "composite"))
 
 
 __all__ = ["ALL_DESIGNS", "BASELINES", "DESIGNS", "IterationResult", "clear_caches", "get_design"]

@@ -37,6 +37,9 @@ def register(sub, common) -> None:
     p.add_argument("--sub-batch", choices=("on", "off"), default=None,
                    help="sub-batch interleaving of NPU and PIM work")
     p.add_argument("--fidelity", choices=("command", "fast"), default="command")
+    p.add_argument("--pim-commands", choices=("composite", "newton"), default=None,
+                   help="PIM command set: composite COMPS_READRES (NeuPIMs) or newton (k COMPs "
+                        "+ READRES per head through the NPU's PIM port; the npu-pim default)")
     p.add_argument("--baselines", choices=("ideal", "artifact"), default="ideal",
                    help="baseline model: ideal (batched NPU attention) or artifact (npu runs "
                         "attention as the NeuPIMs artifact's npu-only branch does)")
@@ -60,6 +63,7 @@ def _layers(spec: str) -> int | None:
 
 
 def _step(args: argparse.Namespace) -> int:
+    from neumelt.errors import InputError
     from neumelt.output import print_json, print_table
     from sim.designs import get_design
     from sim.designs.batch import parse_batch
@@ -72,7 +76,8 @@ def _step(args: argparse.Namespace) -> int:
     sub_batch = None if args.sub_batch is None else args.sub_batch == "on"
     design = get_design(args.design, hw=args.hw, row_buffer=args.row_buffer,
                         channels=args.channels, sub_batch=sub_batch, fidelity=args.fidelity,
-                        tp=args.tp, pp=args.pp, baselines=args.baselines)
+                        tp=args.tp, pp=args.pp, baselines=args.baselines,
+                        pim_commands=args.pim_commands)
     config = {**design.config(), "model": model.name, "batch": batch.source,
               "batch_size": len(batch.seq_lens), "phase": args.phase,
               "layers": args.layers, "seed": args.seed}
@@ -80,12 +85,19 @@ def _step(args: argparse.Namespace) -> int:
 
     with optional_run(None if args.no_store else args.db, "sim", config,
                       name=f"step {args.design} {model.name}") as (store, run_id):
-        if args.phase == "prefill":
-            res = design.prefill(model, batch.seq_lens)
-        else:
-            chans = batch.channel_idx
-            res = design.decode_iteration(model, batch.seq_lens, channel_idx=chans,
-                                          layers=layers)
+        try:
+            if args.phase == "prefill":
+                res = design.prefill(model, batch.seq_lens)
+            else:
+                chans = batch.channel_idx
+                res = design.decode_iteration(model, batch.seq_lens, channel_idx=chans,
+                                              layers=layers)
+        except InputError as exc:
+            if exc.key != "batch":
+                raise
+            # name the batch as the user gave it (a file, 'reference' or N with its seed)
+            raise InputError(f"{batch.source}: {exc.detail}", key="batch",
+                             expected=exc.expected) from None
         if store is not None:
             from sim.designs.record import record_result
 
@@ -142,6 +154,13 @@ def _step(args: argparse.Namespace) -> int:
     summary.append({"quantity": "energy total", "value": res.energy_total_j * 1e3,
                     "unit": "mJ"})
     print_table(summary, title=f"summary ({src})")
+    if res.breakdown:
+        print()
+        tot = max(1, res.total_cycles)
+        print_table([{"part": k, "cycles": v, "time (us)": round(v * us, 3),
+                      "share": round(v / tot, 4)} for k, v in res.breakdown.items()],
+                    title=f"where the time goes, whole iteration ({src}; critical path, "
+                          "parts sum to the total)")
     for n in res.notes:
         print(f"note: {n}")
     if run_id is not None:

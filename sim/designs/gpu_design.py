@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from sim.designs import breakdown as bd
+from sim.designs.capacity import check_kv_capacity
 from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.gpu.config import GpuHw
@@ -49,13 +51,16 @@ class GpuDesign:
                          layers: int | None = None) -> IterationResult:
         model = resolve_model(model)
         seq = decode_lengths(seq_lens)
-        return _run(self, model, "decode", len(seq), sum(seq), (), layers,
-                    self.parallelism(model))
+        par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, seq, par.tp, par.pp)
+        return _run(self, model, "decode", len(seq), sum(seq), (), layers, par)
 
     def prefill(self, model, prompt_lens: Sequence[int]) -> IterationResult:
         model = resolve_model(model)
         lens = prefill_lengths(prompt_lens)
-        return _run(self, model, "prefill", sum(lens), 0, lens, None, self.parallelism(model))
+        par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, lens, par.tp, par.pp, "prefill")
+        return _run(self, model, "prefill", sum(lens), 0, lens, None, par)
 
 
 @lru_cache(maxsize=2048)
@@ -89,6 +94,16 @@ def _run(design: GpuDesign, model, phase: str, tokens: int, total_ctx: int,
     n = layers if layers is not None else n_dev
     total = layer * n
     nl = n
+    launch = int(math.ceil(hw.kernel_launch_us * 1e-6 * hw.clock_hz))
+    parts = bd.empty()
+    for t in timings:
+        c = cyc[t.name]
+        gap = c if t.bound == "launch" else min(c, launch)   # the GPU waits for the launch
+        parts["idle"] += gap
+        kind = ("communication" if t.bound == "link" else
+                "attention" if t.part == "attn" else "gemm")
+        parts[kind] += c - gap
+    breakdown = bd.add(bd.empty(), parts, n)
     if layers is None and par.pp > 1:
         nbytes = tokens * model.d_model * hw.dtype_bytes
         hop = 0.0
@@ -96,6 +111,8 @@ def _run(design: GpuDesign, model, phase: str, tokens: int, total_ctx: int,
             hop = nbytes / (hw.link.bandwidth_gbps * 1e9) + hw.link.latency_ns * 1e-9
         total = layer * n * par.pp + int(math.ceil(hop * hw.clock_hz)) * (par.pp - 1)
         nl = n * par.pp
+        breakdown = bd.add(bd.empty(), parts, n * par.pp)
+        breakdown["communication"] += int(math.ceil(hop * hw.clock_hz)) * (par.pp - 1)
     flops = sum(t.flops for t in timings)
     hbm = sum(t.hbm_bytes for t in timings)
     link = sum(t.link_bytes for t in timings)
@@ -118,4 +135,5 @@ def _run(design: GpuDesign, model, phase: str, tokens: int, total_ctx: int,
         batch=len(prompt_lens) if phase == "prefill" else tokens,
         counters={"tp": par.tp, "pp": par.pp, "hbm_bytes_per_layer": hbm,
                   "flops_per_layer": flops,
-                  "bounds": {t.name: t.bound for t in timings}})
+                  "bounds": {t.name: t.bound for t in timings}},
+        breakdown=breakdown)

@@ -90,14 +90,18 @@ def _split(items: Sequence[int], n: int) -> list[list[int]]:
     return groups
 
 
-def _demand(hw: GpuHw, t: Any, op: Any | None) -> OpDemand:
+def _demand(hw: GpuHw, t: Any, op: Any | None, prefill: bool = False) -> OpDemand:
     """Split one roofline timing into compute / memory / network demands using the
-    efficiency factors the ``gpu`` roofline applied to it."""
+    efficiency factors the ``gpu`` roofline applied to it (``op`` None: attention, of a
+    prefill when ``prefill``)."""
     eff = hw.efficiency
     bw = hw.hbm_gbps * 1e9
     if t.bound == "link" or (op is not None and op.unit == "allreduce"):
         return OpDemand(t.name, t.seconds, 0.0, 0.0, t.seconds, 0.0, 0.0, t.link_bytes)
-    if op is None:  # attention
+    if op is None and prefill:
+        c = t.flops / (hw.peak_tflops * 1e12 * eff.prefill_attention_compute)
+        m = t.hbm_bytes / (bw * eff.gemm_memory)
+    elif op is None:  # decode attention
         c = t.flops / (hw.peak_tflops * 1e12 * eff.gemm_compute)
         m = t.hbm_bytes / (bw * eff.attention_memory)
     elif op.unit == "gemm":
@@ -125,7 +129,8 @@ def _nano_ops(hw: GpuHw, model: Any, tp: int, seq: Sequence[int], prompts: Seque
                                                         dims.d_head, sum(seq), len(seq)), None))
         if prompts:
             out.append(_demand(hw, gpu_prefill_attention(hw, dims.heads, dims.kv_heads,
-                                                         dims.d_head, tuple(prompts)), None))
+                                                         dims.d_head, tuple(prompts)), None,
+                               prefill=True))
     return out
 
 
@@ -249,6 +254,10 @@ class GpuOverlapDesign:
             seq, prompts = lens, ()
         else:
             seq, prompts = (), lens
+        from sim.designs.capacity import check_kv_capacity
+
+        check_kv_capacity(self.name, hw, model, tuple(seq) + tuple(prompts), par.tp, par.pp,
+                          phase)
         rows = len(seq) + sum(prompts)
         plan = plan_layer(hw, model, par.tp, seq=seq, prompts=prompts,
                           nano_batches=self.nano_batches,
@@ -283,6 +292,17 @@ class GpuOverlapDesign:
         for o in plan.ops:  # summed over nano-batches, as if each ran alone
             ops[o.name] = ops.get(o.name, 0) + int(round(o.alone_s * hw.clock_hz))
         lc = int(round(plan.layer_s * hw.clock_hz))
+        # overlapped operators: each part's share of the solo time, scaled to the total
+        from sim.designs import breakdown as bd
+
+        shares: dict[str, float] = {}
+        for o in plan.ops:
+            kind = ("communication" if o.network_s > 0 and o.compute_s == 0 else
+                    "attention" if o.name == "attention" else "gemm")
+            shares[kind] = shares.get(kind, 0.0) + o.alone_s
+        breakdown = bd.proportional(shares, cyc)
+        notes.append("breakdown: overlapped nano-batches, parts in proportion to their solo "
+                     "time (estimated)")
         return IterationResult(
             design=self.name, phase=phase, total_cycles=cyc, clock_hz=hw.clock_hz,
             stages={"layer": lc}, operators=ops, energy_j=energy, utilisation=util,
@@ -294,6 +314,7 @@ class GpuOverlapDesign:
                       "compute_s": plan.compute_s, "memory_s": plan.memory_s,
                       "network_s": plan.network_s, "flops_per_layer": flops,
                       "hbm_bytes_per_layer": hbm},
+            breakdown=breakdown,
             notes=tuple(notes))
 
 

@@ -30,6 +30,9 @@ from typing import Any
 import numpy as np
 
 from neumelt.errors import InputError
+from sim.designs import breakdown as bd
+from sim.designs.breakdown import ops_parts
+from sim.designs.capacity import check_kv_capacity
 from sim.designs.inputs import decode_lengths, prefill_lengths, resolve_model
 from sim.designs.result import IterationResult
 from sim.mapping.blocks import AttentionDims, attention_dims, decoder_block
@@ -58,6 +61,9 @@ class _Attn:
     sram_bytes: int
     commands: tuple[tuple[str, int], ...]
     error_bound: float | None
+    issue_stall: int = 0      # cycles the phases wait for the NPU's PIM command port
+    mode_switch: int = 0      # cycles to close the NPU's open rows before PIM (single RB)
+    refresh: int = 0          # refresh cycles inside the PIM phases (slowest channel)
 
 
 def split_sub_batches(channel_idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -82,8 +88,10 @@ class NpuDesign:
 
     def __init__(self, name: str, hw: NpuHw, *, pim: bool, row_buffer: str, channels: str | None,
                  sub_batch: bool, fidelity: str, tp: int | None, pp: int | None,
-                 default_channels: str = "greedy", baselines: str = "ideal") -> None:
+                 default_channels: str = "greedy", baselines: str = "ideal",
+                 pim_commands: str = "composite") -> None:
         self.name = name
+        self.pim_commands = pim_commands
         self.baselines = baselines
         self.hw = hw
         self.pim = pim
@@ -102,6 +110,7 @@ class NpuDesign:
         return {"design": self.name, "hw": self.hw.name, "pim": self.pim,
                 "row_buffer": self.row_buffer if self.pim else None,
                 "channels": self.channels or self.default_channels, "sub_batch": self.sub_batch,
+                "pim_commands": self.pim_commands if self.pim else None,
                 "fidelity": self.fidelity, "tp": self._tp, "pp": self._pp,
                 **({"baselines": self.baselines} if self.baselines != "ideal" else {})}
 
@@ -165,13 +174,64 @@ class NpuDesign:
         sm = vector_timing(self.hw, "softmax", dims.heads * int(sum(seq)))
         energy = _pim_energy_j(r.energy_j)
         cmds = tuple(sorted((str(k), int(v)) for k, v in dict(r.commands).items()))
-        return _Attn(cycles=int(r.cycles) + sm.cycles, logits=int(r.logits_cycles),
-                     softmax=sm.cycles, attend=int(r.attend_cycles),
+        logits, attend = int(r.logits_cycles), int(r.attend_cycles)
+        issue = 0
+        if self.pim_commands != "composite":
+            # every COMP is its own command through the NPU's one PIM port (sim.pim.issue)
+            from sim.designs.pim_call import pim_port
+
+            port = pim_port(self.hw, dims, key, self.pim_commands)
+            pl, pa = (self._npu_to_dram(c) for c in port.cycles)
+            issue = max(0, pl - logits) + max(0, pa - attend)
+            logits, attend = max(logits, pl), max(attend, pa)
+            cmds = tuple(sorted(dict(cmds, PORT_COMMANDS=int(sum(port.commands))).items()))
+        switch = self._mode_switch_cycles() if self.row_buffer == "single" else 0
+        refresh = self._refresh_cycles(r)
+        return _Attn(cycles=logits + attend + switch + sm.cycles, logits=logits,
+                     softmax=sm.cycles, attend=attend, issue_stall=issue, mode_switch=switch,
+                     refresh=min(refresh, logits + attend),
                      npu_reads_done=int(r.npu_reads_done_cycle or 0),
                      channel_cycles=tuple(int(x) for x in np.asarray(r.channel_cycles)),
                      energy_j=energy, macs=0, element_ops=sm.element_ops, hbm_read_bytes=0,
                      sram_bytes=2 * sm.elements * self.hw.dtype_bytes, commands=cmds,
                      error_bound=getattr(r, "error_bound", None))
+
+    def _attn_parts(self, att: _Attn) -> dict[str, int]:
+        """Breakdown of an attention call that is on the critical path."""
+        out = bd.empty()
+        fixed = att.issue_stall + att.mode_switch + att.refresh
+        out["command_issue"] = att.issue_stall
+        out["mode_switch"] = att.mode_switch + att.refresh
+        out["attention"] = att.cycles - fixed
+        return out
+
+    def _npu_to_dram(self, npu_cycles: int) -> int:
+        """NPU cycles as cycles of the HBM clock the PIM model counts in."""
+        from sim.designs.pim_call import _standard
+
+        std = _standard(self.hw.hbm.standard)
+        return int(math.ceil(npu_cycles * std.clock_hz / self.hw.clock_hz))
+
+    def _mode_switch_cycles(self) -> int:
+        """Entering PIM mode with one row buffer: the NPU's streaming left a row open in
+        every bank, and the all-bank G_ACT needs them closed: write recovery of the last
+        write (nCWL + nBL + nWR; reads need only nRTP) and then nRP (PREA), per call. Leaving
+        costs nothing extra: the PIM program closes its rows (PIM_PRECHARGE) itself, and the
+        NPU's first ACT pays nRCD as any row miss does. With dual row buffers the PIM opens
+        rows in its own buffer and neither is needed."""
+        from sim.designs.pim_call import _standard
+
+        t = _standard(self.hw.hbm.standard).timing
+        return int(max(t.nRTP_L, t.nCWL + t.nBL + t.nWR) + t.nRP)
+
+    def _refresh_cycles(self, r) -> int:
+        """Refresh inside the PIM phases, on the slowest channel: REF commands per channel
+        x nRFC (a G_ACT block spans both pseudo-channels, so either one's refresh stalls it)."""
+        from sim.designs.pim_call import _standard
+
+        std = _standard(self.hw.hbm.standard)
+        refs = int(dict(r.commands).get("REF", 0))
+        return int(refs / max(1, std.org.channels) * std.timing.nRFC)
 
     def _contended_npu(self, names, parts_of, npu_c: int, npu_rb: int, att: _Attn,
                        tp: int) -> int:
@@ -195,6 +255,7 @@ class NpuDesign:
         model = resolve_model(model)
         seq = decode_lengths(seq_lens)
         par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, seq, par.tp, par.pp)
         dims = attention_dims(model, par.tp)
         chans = self._channels_for(seq, channel_idx, dims) if self.pim else None
         return _decode_cached(self, model, seq, chans, layers, par)
@@ -203,11 +264,14 @@ class NpuDesign:
         """Prefill of the prompts (all on the NPU: attention is a GEMM, no PIM)."""
         model = resolve_model(model)
         lens = prefill_lengths(prompt_lens)
-        return _prefill_cached(self, model, lens, self.parallelism(model))
+        par = self.parallelism(model)
+        check_kv_capacity(self.name, self.hw, model, lens, par.tp, par.pp, "prefill")
+        return _prefill_cached(self, model, lens, par)
 
     def _key(self) -> tuple:
         return (self.name, self.hw, self.pim, self.row_buffer, self.channels,
-                self.default_channels, self.sub_batch, self.fidelity, self.baselines)
+                self.default_channels, self.sub_batch, self.fidelity, self.baselines,
+                self.pim_commands)
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -276,6 +340,8 @@ class NpuDesign:
             ffn = run_part(hw, ops_all, "ffn", par.tp)
             att = self._attention(dims, seq, chans)
             stages = {"A": qkv.cycles, "B": att.cycles, "E": ffn.cycles}
+            sparts = {"A": ops_parts(qkv.ops), "B": self._attn_parts(att),
+                      "E": ops_parts(ffn.ops)}
             layer = qkv.cycles + att.cycles + ffn.cycles
             acc.part(qkv)
             acc.part(ffn)
@@ -301,6 +367,7 @@ class NpuDesign:
                 ("A", ("Q1",), None), ("B", ("Q2",), 1), ("C", ("P1", "Q1"), 2),
                 ("D", ("P2", "Q2"), 1), ("E", ("P1",), 2), ("F", ("P2",), None)]
             stages = {}
+            sparts = {}
             t = 0
             pim_busy = 0
             for stage, names, sb in plan:
@@ -308,11 +375,25 @@ class NpuDesign:
                 npu_c = sum(p.cycles for p in parts)
                 npu_rb = sum(p.hbm_read_bytes for p in parts)
                 cyc = npu_c
+                npu_parts = ops_parts([o for p in parts for o in p.ops])
+                sparts[stage] = npu_parts
                 if sb is not None:
                     ss, cc = (s1, c1) if sb == 1 else (s2, c2)
                     att = self._attention(dims, ss, cc, npu_rb)
+                    npu_solo = npu_c
                     npu_c = self._contended_npu(names, parts_of, npu_c, npu_rb, att, par.tp)
                     cyc = max(npu_c, att.cycles)
+                    # the lane that is longer alone is charged its solo time; what the
+                    # stage takes beyond it is contention for the shared channels
+                    solo = self._attention(dims, ss, cc) if npu_rb > 0 else att
+                    if npu_solo >= solo.cycles:
+                        npu_parts["contention_stall"] += int(cyc) - npu_solo
+                    elif int(cyc) >= solo.cycles:
+                        sparts[stage] = self._attn_parts(solo)
+                        sparts[stage]["contention_stall"] += int(cyc) - solo.cycles
+                    else:   # command-level noise: the shared run came out shorter
+                        sparts[stage] = self._attn_parts(att)
+                        sparts[stage]["gemm"] += int(cyc) - att.cycles
                     if stage in ("C", "D"):
                         acc.attn(att)
                         pim_busy += sum(att.channel_cycles)
@@ -332,9 +413,15 @@ class NpuDesign:
             raise InputError("layers must be positive", key="layers")
         dev_cycles = first_last + layer * (n - 1)
         total = dev_cycles
+        steady = ("C", "D") if sub_batch else ("A", "B", "E")
+        breakdown = bd.empty()
+        for st, sp in sparts.items():
+            bd.add(breakdown, sp, 1 + (n - 1) * (st in steady) - (sub_batch and st in steady))
         if layers is None and par.pp > 1:
             hop = _p2p_cycles(hw, len(seq) * model.d_model * hw.dtype_bytes)
             total = dev_cycles * par.pp + hop * (par.pp - 1)
+            breakdown = bd.add(bd.empty(), breakdown, par.pp)
+            breakdown["communication"] += hop * (par.pp - 1)
             notes.append(f"pipeline parallel pp={par.pp}: total is the latency through "
                          f"{par.pp} stages of {n} layers")
         layer_count = n * (par.pp if layers is None else 1)
@@ -363,14 +450,15 @@ class NpuDesign:
             notes.append("baselines=artifact: attention serialised per request and head on one "
                          "systolic array, as the NeuPIMs artifact's npu-only branch runs it")
         if self.pim and dims.group > 1:
-            notes.append("grouped-query attention on PIM is priced as one GEMV per query head")
+            notes.append(f"grouped-query attention on PIM: each of {dims.kv_heads} KV heads' "
+                         f"rows is opened once for its {dims.group} query heads")
         return IterationResult(
             design=self.name, phase="decode", total_cycles=int(total), clock_hz=hw.clock_hz,
             stages=stages, operators=operators, energy_j=self._visible_energy(energy),
             utilisation=self._visible_util(util),
             fidelity=self.fidelity, events=events, layer_cycles=int(layer),
             layers=int(layer_count), batch=len(seq), error_bound=acc.error_bound,
-            counters=counters, notes=tuple(notes))
+            counters=counters, notes=tuple(notes), breakdown=breakdown)
 
     def _prefill(self, model, lens: tuple[int, ...], par: Parallelism) -> IterationResult:
         hw = self.hw
@@ -400,8 +488,12 @@ class NpuDesign:
         stages = {"A": qkv.cycles, "B": att_c, "E": ffn.cycles}
         layer = qkv.cycles + att_c + ffn.cycles
         n_dev = math.ceil(model.n_layers / par.pp)
-        total = layer * n_dev * par.pp + _p2p_cycles(
-            hw, sum(lens) * model.d_model * hw.dtype_bytes) * (par.pp - 1)
+        hop = _p2p_cycles(hw, sum(lens) * model.d_model * hw.dtype_bytes)
+        total = layer * n_dev * par.pp + hop * (par.pp - 1)
+        breakdown = bd.add(ops_parts(qkv.ops), ops_parts(ffn.ops))
+        breakdown["attention"] += att_c
+        breakdown = bd.add(bd.empty(), breakdown, n_dev * par.pp)
+        breakdown["communication"] += hop * (par.pp - 1)
         nl = n_dev * par.pp
         e = hw.energy
         energy = {
@@ -424,7 +516,7 @@ class NpuDesign:
             energy_j=self._visible_energy(energy), utilisation=self._visible_util(util),
             fidelity="analytical", events=events, layer_cycles=layer, layers=nl,
             batch=len(lens), counters={"tp": par.tp, "pp": par.pp, "tokens": sum(lens)},
-            notes=tuple(notes))
+            notes=tuple(notes), breakdown=breakdown)
 
 
 class _Acc:

@@ -43,7 +43,7 @@ def pim_attention(hw: NpuHw, dims: AttentionDims, channel_seq_lens: tuple[tuple[
     _, AttentionShape, simulate_attention = _pim()
     std = _standard(hw.hbm.standard)
     shape = AttentionShape(heads=dims.heads, d_k=dims.d_head, e_tp=dims.e_tp,
-                           dtype_bytes=hw.dtype_bytes)
+                           dtype_bytes=hw.dtype_bytes, kv_heads=dims.kv_heads)
     return simulate_attention(
         std, [list(c) for c in channel_seq_lens], shape, phase="both", row_buffer=row_buffer,
         fidelity=fidelity,
@@ -64,3 +64,18 @@ def assign(seq_lens: tuple[int, ...], dims: AttentionDims, n_channels: int, poli
     out = assign_channels(list(seq_lens), n_channels, e_tp=dims.e_tp,
                           heads=dims.heads, d_k=dims.d_head)
     return tuple(int(c) for c in out)
+
+
+@lru_cache(maxsize=4096)
+def pim_port(hw: NpuHw, dims: AttentionDims, channel_seq_lens: tuple[tuple[int, ...], ...],
+             command_set: str) -> Any:
+    """The NPU's PIM command port for one attention call (:mod:`sim.pim.issue`): commands
+    and port cycles (NPU clock) of the logits and attend phases."""
+    from sim.pim.attention import AttentionShape
+    from sim.pim.issue import port_timing
+
+    std = _standard(hw.hbm.standard)
+    shape = AttentionShape(heads=dims.heads, d_k=dims.d_head, e_tp=dims.e_tp,
+                           dtype_bytes=hw.dtype_bytes, kv_heads=dims.kv_heads)
+    return port_timing(std, [list(c) for c in channel_seq_lens], shape, (0, 1), command_set,
+                       hw.pim.command_port_per_cycle)

@@ -20,6 +20,9 @@ class IterationResult:
     tracks "npu", "pim", "pim/ch<N>" (or "gpu").
     layer_cycles: steady-state cycles per layer (C + D with sub-batch interleaving);
     layers: layers simulated on one device; counters: HBM bytes, MACs, PIM commands.
+    breakdown: part -> cycles of the whole iteration along the critical path (GEMM,
+    attention, contention stalls, mode switches, command issue, communication, idle;
+    :mod:`sim.designs.breakdown`); the parts sum to ``total_cycles``.
     """
 
     design: str
@@ -38,6 +41,7 @@ class IterationResult:
     error_bound: float | None = None
     counters: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    breakdown: dict[str, int] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -57,4 +61,5 @@ class IterationResult:
             "energy_total_j": self.energy_total_j, "utilisation": dict(self.utilisation),
             "fidelity": self.fidelity, "error_bound": self.error_bound,
             "counters": dict(self.counters), "notes": list(self.notes),
+            "breakdown_cycles": dict(self.breakdown),
         }

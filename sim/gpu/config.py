@@ -17,6 +17,8 @@ class GpuEfficiency:
     gemv_memory: decode GEMMs with few rows (<= small_m_rows), fraction of peak bandwidth.
     attention_memory: decode attention reading the KV cache, fraction of peak bandwidth.
     elementwise_memory: norms, activations, residual adds, fraction of peak bandwidth.
+    prefill_attention_compute: causal prefill attention (flash-attention), fraction of peak
+    tensor FLOP/s; short prompts keep it far below a GEMM's.
     small_m_rows: rows at or below which a GEMM is treated as a GEMV.
     """
 
@@ -25,11 +27,12 @@ class GpuEfficiency:
     gemv_memory: float = 0.8
     attention_memory: float = 0.7
     elementwise_memory: float = 0.75
+    prefill_attention_compute: float = 0.8
     small_m_rows: int = 64
 
     def __post_init__(self) -> None:
         for name in ("gemm_compute", "gemm_memory", "gemv_memory", "attention_memory",
-                     "elementwise_memory"):
+                     "elementwise_memory", "prefill_attention_compute"):
             v = getattr(self, name)
             if not 0.0 < v <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]")

@@ -91,6 +91,6 @@ def gpu_prefill_attention(hw: GpuHw, heads: int, kv_heads: int, d_head: int,
     flops = sum(2 * heads * d_head * L * L for L in prompt_lens)
     toks = sum(prompt_lens)
     nbytes = (2 * heads + 2 * kv_heads) * d_head * toks * db
-    s, bound = _roof(hw, flops, nbytes, hw.peak_tflops, hw.efficiency.gemm_compute,
-                     hw.efficiency.gemm_memory)
+    s, bound = _roof(hw, flops, nbytes, hw.peak_tflops,
+                     hw.efficiency.prefill_attention_compute, hw.efficiency.gemm_memory)
     return GpuOpTiming("attention", "attn", s, flops, nbytes, 0, bound)

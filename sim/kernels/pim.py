@@ -10,6 +10,11 @@ spans ``ceil(heads * d_k * dtype / row_bytes)`` rows, ``row_bytes / (d_k * dtype
 row. A value page holds ``row_bytes / dtype`` tokens (one row); a tile covers as many head
 dimensions as there are banks.
 
+Grouped-query attention (``group`` query heads per KV head): the layout is that of the KV
+heads, each KV row is opened once and serves the group's query vectors (one COMPS_READRES
+per query head), so row activations and KV bytes scale with KV heads, MACs with query heads;
+the global buffer holds the group's inputs (as it holds the whole E_tp query in logits).
+
 Logits, per request: GWRITE x ceil(E_tp / global-buffer elements); per 32-token group and key
 row: G_ACT of every bank group (ranks interleaved), one P_HEADER per group, one
 COMPS_READRES (k = ceil(d_k / multipliers)) per head in the row, PIM_PRECHARGE of every bank.
@@ -72,14 +77,18 @@ def _close_block(fill, i, cmd, tgt, arg, nranks, nbg, nbpg):
 
 @njit(cache=True)
 def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nbg, nbpg,
-                      row_bytes, gb_bytes, mult, rows, fill, cmd, tgt, arg):
+                      row_bytes, gb_bytes, mult, rows, fill, cmd, tgt, arg, group=1):
     """Emit (or count, when ``fill`` is False) one channel's PIM commands.
 
-    ``phase`` 0 = logits (K^T q), 1 = attend (softmax x V). Returns the command count.
+    ``phase`` 0 = logits (K^T q), 1 = attend (softmax x V). ``heads`` are query heads;
+    ``group`` query heads share one KV head (grouped-query attention; 1 = MHA): the KV
+    rows of a KV head are opened once and serve the group's query vectors, one
+    COMPS_READRES each. Returns the command count.
     """
     nbanks = nranks * nbg * nbpg
+    kv_heads = heads // group if group > 1 else heads
     gb_elems, heads_per_row, key_rows, page_tokens, tiles, k_logit = _layout(
-        heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult)
+        kv_heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult)
     i = 0
     krow = 0
     for L in seq_lens:
@@ -96,8 +105,8 @@ def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nb
                     if kr == 0:
                         i = _emit(fill, i, cmd, tgt, arg, P_HEADER, -1, 0)
                     h0 = kr * heads_per_row
-                    h1 = min(heads, h0 + heads_per_row)
-                    for _h in range(h0, h1):
+                    h1 = min(kv_heads, h0 + heads_per_row)
+                    for _h in range((h1 - h0) * group):
                         i = _emit(fill, i, cmd, tgt, arg, COMPS_READRES, -1, k_logit)
                     i = _close_block(fill, i, cmd, tgt, arg, nranks, nbg, nbpg)
         else:
@@ -106,12 +115,15 @@ def attention_program(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nb
                 tok = min(page_tokens, L - done)
                 done += tok
                 k = (tok + mult - 1) // mult
-                for _h in range(heads):
-                    i = _emit(fill, i, cmd, tgt, arg, GWRITE, -1, 0)
+                for _h in range(kv_heads):
+                    # the group's score chunks into the global buffer, one GWRITE each
+                    for _q in range(group):
+                        i = _emit(fill, i, cmd, tgt, arg, GWRITE, -1, 0)
                     for _t in range(tiles):
                         i = _open_block(fill, i, cmd, tgt, arg, nranks, nbg, krow % rows)
                         krow += 1
-                        i = _emit(fill, i, cmd, tgt, arg, COMPS_READRES, -1, k)
+                        for _q in range(group):
+                            i = _emit(fill, i, cmd, tgt, arg, COMPS_READRES, -1, k)
                         i = _close_block(fill, i, cmd, tgt, arg, nranks, nbg, nbpg)
     return i
 
@@ -197,16 +209,18 @@ def _fast_block(t_free, hist, last_pre_bg, last_gact_rank, last_gact_bg, next_re
 def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nranks, nbg, nbpg,
                            row_bytes, gb_bytes, mult, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
                            win_count, g_weight, nCOMP, comps_min, nGWRITE, nRFC, nREFI,
-                           refresh_on, counts, acc, read_gap):
+                           refresh_on, counts, acc, read_gap, group=1):
     """Fast path: stage cycles of one channel from per-block closed forms (no per-command
     event loop). ``counts`` (int64[15]) receives the command counts; ``acc`` (int64[3]) the
     cycles spent opening rows (first G_ACT to first MAC), in all-bank MACs, and in MACs during
     which a normal read may issue (its burst, ``read_gap`` = nCL + 2 nBL cycles after issue,
-    must end before the next MAC's READRES burst). Returns cycles."""
+    must end before the next MAC's READRES burst). ``group`` query heads per KV head, as
+    in :func:`attention_program`. Returns cycles."""
     nbanks = nranks * nbg * nbpg
     ngroups = nranks * nbg
+    kv_heads = heads // group if group > 1 else heads
     gb_elems, heads_per_row, key_rows, page_tokens, tiles, k_logit = _layout(
-        heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult)
+        kv_heads, d_k, dtype_bytes, nbanks, row_bytes, gb_bytes, mult)
     wc = win_count if win_count > 0 else 1
     hist = np.full((nranks, wc), -(1 << 40), dtype=np.int64)
     last_pre_bg = np.full(ngroups, -(1 << 40), dtype=np.int64)
@@ -217,7 +231,7 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
     for r in range(nranks):
         next_ref[r] = first_refresh(r, nranks, nREFI)
     gact_t = np.zeros(ngroups, dtype=np.int64)
-    ks = np.zeros(max(heads_per_row, 1), dtype=np.int64)
+    ks = np.zeros(max(heads_per_row, 1) * max(group, 1), dtype=np.int64)
     t = np.int64(0)
     end = np.int64(0)
     nblocks = 0
@@ -233,8 +247,8 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
             for _g in range(groups):
                 for kr in range(key_rows):
                     h0 = kr * heads_per_row
-                    h1 = min(heads, h0 + heads_per_row)
-                    nk = h1 - h0
+                    h1 = min(kv_heads, h0 + heads_per_row)
+                    nk = (h1 - h0) * group
                     for i in range(nk):
                         ks[i] = k_logit
                     t = _fast_block(t, hist, last_pre_bg, last_gact_rank, last_gact_bg,
@@ -254,20 +268,21 @@ def attention_fast_channel(seq_lens, phase, heads, d_k, e_tp, dtype_bytes, nrank
                 tok = min(page_tokens, L - done)
                 done += tok
                 k = (tok + mult - 1) // mult
-                ks[0] = k
-                for _h in range(heads):
-                    t = t + nGWRITE
-                    counts[GWRITE] += 1
+                for q in range(group):
+                    ks[q] = k
+                for _h in range(kv_heads):
+                    t = t + nGWRITE * group
+                    counts[GWRITE] += group
                     for _t in range(tiles):
                         t = _fast_block(t, hist, last_pre_bg, last_gact_rank, last_gact_bg,
                                         next_ref, last_pre_rank, refresh_on, nranks, nbg, nbpg,
-                                        ks, 1, False, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L, nFAW,
-                                        win_count, g_weight, nCOMP, comps_min, nRFC, nREFI,
-                                        gact_t, acc, read_gap)
+                                        ks, group, False, nRCDRD, nRAS, nRP, nRRD_S, nRRD_L,
+                                        nFAW, win_count, g_weight, nCOMP, comps_min, nRFC,
+                                        nREFI, gact_t, acc, read_gap)
                         nblocks += 1
-                        counts[COMPS_READRES] += 1
-                        counts[10] += k
-                        counts[11] += 1
+                        counts[COMPS_READRES] += group
+                        counts[10] += k * group
+                        counts[11] += group
         end = t
     counts[G_ACT] += nblocks * ngroups
     counts[PIM_PRE] += nblocks * nbanks
@@ -287,9 +302,11 @@ def _make_twins():
     for name in ("_layout", "_emit", "_open_block", "_close_block", "_fast_block",
                  "first_refresh"):
         g[name] = globals()[name].py_func
-    return (types.FunctionType(attention_program.py_func.__code__, g, "attention_program_py"),
+    return (types.FunctionType(attention_program.py_func.__code__, g, "attention_program_py",
+                               attention_program.py_func.__defaults__),
             types.FunctionType(attention_fast_channel.py_func.__code__, g,
-                               "attention_fast_channel_py"))
+                               "attention_fast_channel_py",
+                               attention_fast_channel.py_func.__defaults__))
 
 
 # pure-Python twins (no compiled code on their path)

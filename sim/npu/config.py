@@ -123,10 +123,22 @@ class HbmConfig:
 
 @dataclass(frozen=True)
 class PimConfig:
-    """PIM in the HBM: ``enabled`` and the default row-buffer organisation."""
+    """PIM in the HBM: ``enabled`` and the default row-buffer organisation.
+
+    ``command_port_per_cycle``: PIM instructions (GWRITE, P_HEADER, COMP, READRES or the
+    composite COMPS_READRES) the NPU hands to the memory controllers per NPU cycle, all
+    channels together. The NeuPIMs artifact's NPU pops one per core cycle from a single
+    PIM load queue (``NeuPIMSystolicWS::pim_ld_queue_cycle``); it only limits a phase when
+    the command set needs a command per 16-element MAC (``newton``, see
+    :mod:`sim.pim.issue`)."""
 
     enabled: bool = True
     row_buffer: Literal["single", "dual"] = "dual"
+    command_port_per_cycle: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.command_port_per_cycle > 0:
+            raise ValueError("command_port_per_cycle must be > 0")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def pim_channel_cycles(std: DramStandard, seq_lens: Sequence[int], shape, phase:
         p.multipliers_per_bank, t.nRCDRD, t.nRAS, t.nRP, t.nRRD_S, t.nRRD_L,
         tb.win_cycles if tb.win_count else 0, max(tb.win_count, 1),
         int(tb.win_weight[C.G_ACT]) if tb.win_count else 1, p.nCOMP, p.comps_min, p.nGWRITE,
-        t.nRFC, t.nREFI, int(refresh), counts, acc, t.nCL + 2 * t.nBL)
+        t.nRFC, t.nREFI, int(refresh), counts, acc, t.nCL + 2 * t.nBL, shape.group)
     return int(cyc), counts, acc
 
 

@@ -23,11 +23,11 @@ def channel_program(std: DramStandard, seq_lens: Sequence[int], shape: Attention
             o.pseudo_channels, o.bank_groups, o.banks_per_group, o.row_bytes,
             std.pim.global_buffer_bytes, std.pim.multipliers_per_bank, o.rows)
     empty = np.zeros(0, dtype=np.int64)
-    n = attention_program(*args, False, empty, empty, empty)
+    n = attention_program(*args, False, empty, empty, empty, shape.group)
     cmd = np.zeros(n, dtype=np.int64)
     tgt = np.zeros(n, dtype=np.int64)
     arg = np.zeros(n, dtype=np.int64)
-    attention_program(*args, True, cmd, tgt, arg)
+    attention_program(*args, True, cmd, tgt, arg, shape.group)
     return cmd, tgt, arg
 
 

@@ -19,6 +19,9 @@ SHOWN = [
     ("utilisation.gpu", "fraction"), ("utilisation.npu", "fraction"),
     ("utilisation.pim", "fraction"), ("utilisation.hbm_bw", "fraction"),
     ("roofline_fraction", "fraction"), ("kv_peak_fraction", "fraction"),
+    *((f"time_share.{k}", "fraction of busy time") for k in (
+        "gemm", "attention", "contention_stall", "mode_switch", "command_issue",
+        "communication", "idle")),
     ("preemptions", "count"),
     ("requests_finished", "requests"), ("requests_rejected", "requests"),
 ]
@@ -71,20 +74,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     cmp_ = sub.add_parser("compare", parents=[common],
                           help="serve one workload on several designs, side by side")
     cmp_.add_argument("--designs", default="gpu,npu,npu-pim,neupims",
-                      help="comma-separated designs (default gpu,npu,npu-pim,neupims)")
+                      help="comma-separated designs (default gpu,npu,npu-pim,neupims); "
+                           "DESIGN@HW runs one on other hardware, e.g. gpu@a100-eager")
     cmp_.add_argument("--baseline", default=None, help="design the ratios divide by (default: "
                       "the first)")
     _workload_args(cmp_)
     cmp_.set_defaults(func=cmd_compare)
 
 
-def _config(args: argparse.Namespace, design: str):
+def _config(args: argparse.Namespace, design: str, hw: str | None = None):
     from sim.serving.run import ServingRunConfig, check_design_name
     check_design_name(design)
     if not 0 <= args.memo_tolerance < 0.5:
         raise InputError(f"memo tolerance {args.memo_tolerance} out of range",
                          key="--memo-tolerance", expected="a number in [0, 0.5)")
-    return ServingRunConfig(design=design, model=args.model, workload=args.workload, hw=args.hw,
+    return ServingRunConfig(design=design, model=args.model, workload=args.workload,
+                            hw=hw or args.hw,
                             requests=args.requests, rate=args.rate, seed=args.seed,
                             max_batch=args.batch, prefill=args.prefill, fidelity=args.fidelity,
                             row_buffer=args.row_buffer, channels=args.channels,
@@ -154,31 +159,61 @@ def cmd_compare(args: argparse.Namespace) -> int:
     designs = [d.strip() for d in args.designs.split(",") if d.strip()]
     if not designs:
         raise InputError("no designs given", key="--designs", expected="a comma-separated list")
+    if len(set(designs)) != len(designs):
+        raise InputError("a design is listed twice", key="--designs",
+                         expected="each DESIGN[@HW] once")
     base = args.baseline or designs[0]
     if base not in designs:
         raise InputError(f"baseline {base!r} is not among the designs", key="--baseline",
                          expected=" | ".join(designs))
-    cfgs = [_config(args, d) for d in designs]
+    cfgs = {}
+    for d in designs:
+        name, _, hw = d.partition("@")
+        cfgs[d] = _config(args, name, hw or None)
+    hw_names = {d: _hw_name(c) for d, c in cfgs.items()}
     store = _store(args)
     outs = {}
     ids = {}
-    for cfg in cfgs:
-        outs[cfg.design] = _execute(cfg, f"serve {cfg.design}")
-        ids[cfg.design] = record(store, outs[cfg.design])
-    rows = [dict(_row(outs[d], outs[base]), run_id=ids[d]) for d in designs]
+    for d, cfg in cfgs.items():
+        outs[d] = _execute(cfg, f"serve {d}")
+        ids[d] = record(store, outs[d])
+    rows = [dict(_row(outs[d], outs[base]), design=d, hw=hw_names[d], run_id=ids[d])
+            for d in designs]
+    base_label = f"{base} on {hw_names[base]}"
     if getattr(args, "json", False):
-        print_json({"baseline": base, "provenance": "simulated", "designs": rows})
+        print_json({"baseline": base, "baseline_hw": hw_names[base],
+                    "ratios_against": base_label, "provenance": "simulated", "designs": rows})
         return 0
-    cols = ["design", "run_id"] + [n for n, _ in SHOWN if any(n in r for r in rows)]
+    shown = [n for n, _ in SHOWN if any(n in r for r in rows)]
+    cols = ["design", "run_id", "hw"] + [n for n in shown if not n.startswith("time_share.")]
     cols += [c for c in rows[0] if c.endswith("_vs_base")]
     table = [{c: r.get(c) for c in cols} for r in rows]
     # transpose: one row per figure, one column per design (fits a terminal)
     units = dict(SHOWN)
     out_rows = []
     for c in cols[2:]:
-        unit = units.get(c, "x (ratio, >1 = better than " + base + ")")
+        unit = "preset" if c == "hw" else units.get(
+            c, f"x (ratio, >1 = better than {base_label})")
         out_rows.append({"figure": c, "unit": unit, **{r["design"]: r.get(c) for r in table}})
     print_table(out_rows, ["figure", "unit"] + designs,
-                title=f"{args.workload} on {args.model}: simulated, baseline {base}; "
-                      "runs " + ", ".join(f"{d}={ids[d]}" for d in designs))
+                title=f"{args.workload} on {args.model}: simulated, ratios against "
+                      f"{base_label}; runs " + ", ".join(f"{d}={ids[d]}" for d in designs))
+    parts = [n for n in shown if n.startswith("time_share.")]
+    if parts:
+        print()
+        dec = [{"part": n.split(".", 1)[1], "unit": "fraction of busy time",
+                **{r["design"]: r.get(n) for r in rows}} for n in parts]
+        print_table(dec, ["part", "unit"] + designs,
+                    title="where the iteration time goes (simulated; sim.designs.breakdown: "
+                          "critical path, parts sum to 1)")
     return 0
+
+
+def _hw_name(cfg) -> str:
+    """The hardware preset a serving config's design runs on (its default when not set)."""
+    from sim.designs import get_design
+
+    try:
+        return get_design(cfg.design, hw=cfg.hw).hw.name
+    except Exception:  # noqa: BLE001 - a bad hw is reported by the run itself
+        return str(cfg.hw)

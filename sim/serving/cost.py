@@ -26,6 +26,7 @@ class IterationCost:
     utilisation: Mapping[str, float] = field(default_factory=dict)
     fidelity: str = "fast"
     optimum_s: float | None = None  # roofline-optimal time of the same work, if known
+    time_s: Mapping[str, float] = field(default_factory=dict)  # breakdown part -> seconds
 
     @property
     def energy_total_j(self) -> float:
@@ -64,7 +65,11 @@ def combine(parts: Sequence[IterationCost]) -> IterationCost:
     fid = sorted({p.fidelity for p in parts})
     opt = (sum(p.optimum_s for p in parts)
            if all(p.optimum_s is not None for p in parts) else None)
-    return IterationCost(seconds, energy, util, "+".join(fid), opt)
+    time_s: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.time_s.items():
+            time_s[k] = time_s.get(k, 0.0) + float(v)
+    return IterationCost(seconds, energy, util, "+".join(fid), opt, time_s)
 
 
 def _q(x: float, tol: float) -> int:
@@ -140,7 +145,9 @@ class DesignCostModel:
                              utilisation={k: float(v) for k, v in
                                           dict(res.utilisation).items()},
                              fidelity=str(getattr(res, "fidelity", "fast")),
-                             optimum_s=_optimum(res))
+                             optimum_s=_optimum(res),
+                             time_s={k: float(v) / float(res.clock_hz) for k, v in
+                                     dict(getattr(res, "breakdown", {}) or {}).items()})
 
     def decode(self, seq: Sequence[int], chans: Sequence[int] | None) -> IterationCost:
         key = self._key_decode(seq, chans)

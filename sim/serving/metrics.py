@@ -140,6 +140,14 @@ def summarise(res: ServingResult) -> list[Figure]:
     for unit in sorted({k for i in res.iterations for k in i.utilisation}):
         w = sum(i.dur_s * i.utilisation.get(unit, 0.0) for i in res.iterations)
         figs.append(Figure(f"utilisation.{unit}", w / busy if busy else None, "fraction"))
+    # where the busy time went (sim.designs.breakdown), shares of the priced iterations
+    parts_s: dict[str, float] = {}
+    for i in res.iterations:
+        for k, v in getattr(i, "time_s", {}).items():
+            parts_s[k] = parts_s.get(k, 0.0) + v
+    priced = sum(parts_s.values())
+    for k, v in parts_s.items():
+        figs.append(Figure(f"time_share.{k}", v / priced if priced else None, "fraction"))
     figs.append(Figure("kv_peak_fraction", res.kv_peak_units / res.kv_capacity_units
                        if res.kv_capacity_units else None, "fraction"))
     figs.append(Figure("kv_capacity_bytes", float(res.kv_capacity_units * res.kv_unit_bytes),

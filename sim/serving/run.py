@@ -105,12 +105,12 @@ SERVING_DESIGNS = ("gpu", "gpu-overlap", "npu", "npu-pim", "neupims")
 def get_serving_design(name: str, *, hw: str | None = None, row_buffer: str | None = None,
                        channels: str | None = None, sub_batch: bool | None = None,
                        fidelity: str = "fast", tp: int | None = None, pp: int | None = None,
-                       baselines: str = "ideal"):
+                       baselines: str = "ideal", pim_commands: str | None = None):
     """``sim.designs.get_design`` with the serving loop's default fidelity (fast)."""
     from sim.designs import get_design
     return get_design(name, hw=hw, row_buffer=row_buffer, channels=channels,
                       sub_batch=sub_batch, fidelity=fidelity, tp=tp, pp=pp,
-                      baselines=baselines)
+                      baselines=baselines, pim_commands=pim_commands)
 
 
 class AutoSubBatch:

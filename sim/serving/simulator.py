@@ -40,6 +40,7 @@ class IterationLog:
     utilisation: dict[str, float]
     energy_j: float
     optimum_s: float | None = None
+    time_s: dict[str, float] = field(default_factory=dict)  # breakdown part -> seconds
 
 
 @dataclass
@@ -188,7 +189,8 @@ def serve(workload: Workload, cost_model: CostModel, pool: KVPool, config: Sched
             energy[k] = energy.get(k, 0.0) + v
         logs.append(IterationLog(t / NS, dur / NS, len(batch.decode), len(batch.prefill),
                                  sum(batch.prefill_tokens), pool.total_used,
-                                 dict(cost.utilisation), cost.energy_total_j, cost.optimum_s))
+                                 dict(cost.utilisation), cost.energy_total_j, cost.optimum_s,
+                                 dict(cost.time_s)))
         t += dur
         iters += 1
         done = sched.complete(batch, t / NS)
