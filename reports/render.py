@@ -16,6 +16,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -329,10 +330,26 @@ def write_report(report: Report, html_path: str | Path) -> ReportFiles:
     html_path.parent.mkdir(parents=True, exist_ok=True)
     md_path = html_path.with_suffix(".md")
     csv_path = html_path.with_suffix(".csv")
-    html_path.write_text(to_html(report), encoding="utf-8")
-    md_path.write_text(to_markdown(report), encoding="utf-8")
-    csv_path.write_text(to_csv(report), encoding="utf-8", newline="")
+    for path, text in ((html_path, to_html(report)), (md_path, to_markdown(report)),
+                       (csv_path, to_csv(report))):
+        write_whole(path, text)
     return ReportFiles(html_path, md_path, csv_path)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` all or nothing: into a temporary file beside it, then
+    renamed over it, so a killed process or a full disk never leaves a truncated page."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def section_or_nodata(title: str, blocks: list, what: str) -> Section:
