@@ -252,6 +252,7 @@ class Store:
         self._beat: threading.Thread | None = None
         self._closed = threading.Event()
         self._conn: sqlite3.Connection | None = None
+        self._depth, self._tx_thread = 0, 0
         try:
             self._retry(self._connect, "opening it")
             self._migrate()
@@ -292,7 +293,14 @@ class Store:
                 raise store_error(self.path, exc, doing) from None
 
     def _write(self, fn: Any, doing: str = "writing") -> Any:
-        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction (retried while busy)."""
+        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction (retried while busy);
+        inside :meth:`transaction` it joins that one."""
+        if self._depth and self._tx_thread == threading.get_ident():
+            try:
+                return fn(self._conn)
+            except sqlite3.Error as exc:
+                raise store_error(self.path, exc, doing) from None
+
         def attempt() -> Any:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -308,6 +316,33 @@ class Store:
                 raise
             return out
         return self._retry(attempt, doing)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the writes inside into one transaction: all of them land, or none (a
+        process killed in between leaves neither half). Other threads wait."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._retry(lambda: self._conn.execute("BEGIN IMMEDIATE"), "writing")
+            self._depth, self._tx_thread = 1, threading.get_ident()
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise
+            self._depth = 0
+            self._retry(lambda: self._conn.execute("COMMIT"), "writing")
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         return self._retry(lambda: self._conn.execute(sql, tuple(params)).fetchall(),
