@@ -55,6 +55,7 @@ SCHEMA_VERSION = 2
 HEARTBEAT_S = 15.0   # an open store refreshes its running runs' heartbeat this often, s
 LEASE_S = 300.0      # a run on another host with no heartbeat for this long is stale, s
 BUSY_S = 120.0       # total time a write waits for other writers before failing, s
+LOCK_WAIT_S = 5.0    # SQLite's own busy timeout per attempt, s (retries go on to BUSY_S)
 KINDS = ("sim", "profile", "sweep", "import")
 STATUSES = ("running", "done", "failed", "interrupted")
 PROVENANCES = ("measured", "simulated", "estimated")
@@ -264,7 +265,7 @@ class Store:
 
     def _connect(self) -> None:
         if self._conn is None:
-            self._conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False,
+            self._conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, check_same_thread=False,
                                          isolation_level=None)
         mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":

@@ -350,6 +350,10 @@ def run_profile(cfg: ProfileConfig, store: Store, resume_run: int | None = None,
         if row.status == "done":
             raise InputError(f"run {resume_run} is already done", key="--resume",
                              expected="an interrupted or failed profile run")
+        if row.status == "running":  # its owner is alive (the store reaps dead ones)
+            raise InputError(f"run {resume_run} is still running in another process (host "
+                             f"{row.host}); two writers would record its calls twice",
+                             key="--resume", expected="an interrupted or failed profile run")
         known = {f.name for f in dataclasses.fields(ProfileConfig)}
         cfg = ProfileConfig(**{k: v for k, v in row.config.items() if k in known})
         run_id = resume_run
