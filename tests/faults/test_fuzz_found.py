@@ -18,3 +18,29 @@ def test_dram_trace_numbers_past_64_bits_and_far_arrivals_are_bad_input(tmp_path
         with pytest.raises(InputError, match=what) as exc:
             read_trace(p)
         assert "t.trace:" in str(exc.value)
+
+
+def test_llama_bench_rows_of_the_wrong_type_name_file_line_and_key(tmp_path):
+    from profiler.parsers import parse_bench_jsonl
+
+    good = '"n_prompt": 512, "n_gen": 0, "avg_ns": 1e9, "avg_ts": 512.0'
+    for text, key in [("[1]", None), ("[null]", None),
+                      ('{' + good.replace("512,", '"x",', 1) + '}', "n_prompt"),
+                      ('{' + good + ', "samples_ns": {"a": 1}}', "samples_ns"),
+                      ('{' + good + ', "n_threads": null}', "n_threads"),
+                      ('{' + good.replace("512.0", "NaN") + '}', "avg_ts")]:
+        with pytest.raises(InputError) as exc:
+            parse_bench_jsonl(text, file="b.jsonl")
+        assert "b.jsonl" in str(exc.value)
+        if key:
+            assert f"key '{key}'" in str(exc.value)
+
+
+def test_llama_perf_print_odd_numbers_and_the_file_named(tmp_path):
+    from profiler.parsers import parse_perf_print
+
+    t = parse_perf_print("llama_print_timings:       total time = -rf  11653.83 ms\n"
+                         "llama_print_timings:        load time =    12.5 ms\n")
+    assert t.load_s == pytest.approx(0.0125) and t.total_s is None
+    with pytest.raises(InputError, match="p.txt"):
+        parse_perf_print("llama_print_timings: total time = - ms", file="p.txt")
