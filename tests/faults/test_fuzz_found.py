@@ -44,3 +44,12 @@ def test_llama_perf_print_odd_numbers_and_the_file_named(tmp_path):
     assert t.load_s == pytest.approx(0.0125) and t.total_s is None
     with pytest.raises(InputError, match="p.txt"):
         parse_perf_print("llama_print_timings: total time = - ms", file="p.txt")
+
+
+def test_request_trace_that_is_not_utf8_is_bad_input(tmp_path):
+    from workloads.traces import load_trace
+
+    p = tmp_path / "t.csv"
+    p.write_bytes(b"\x80prompt,output\n1,2\n")
+    with pytest.raises(InputError, match="t.csv.*not UTF-8"):
+        load_trace(p)
