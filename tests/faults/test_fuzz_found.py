@@ -53,3 +53,18 @@ def test_request_trace_that_is_not_utf8_is_bad_input(tmp_path):
     p.write_bytes(b"\x80prompt,output\n1,2\n")
     with pytest.raises(InputError, match="t.csv.*not UTF-8"):
         load_trace(p)
+
+
+def test_sweep_spec_of_a_trillion_points_is_refused_before_expanding(tmp_path):
+    import yaml
+
+    from sim.sweep.spec import MAX_POINTS, expand, load_spec
+
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({
+        "name": "huge", "evaluator": "roofline", "base": {"seq_len": 300},
+        "grid": {"batch": [64, 128]},
+        "random": {"samples": 10 ** 12, "seed": 1, "axes": {"channels": {"choice": [8]}}}}))
+    spec, doc = load_spec(p)
+    with pytest.raises(InputError, match=f"s.yaml.*random.samples.*more than {MAX_POINTS:,}"):
+        expand(spec, doc)
