@@ -153,7 +153,8 @@ def store_error(path: str, exc: BaseException, doing: str = "") -> NeumeltError:
         return InputError(f"the results store is read-only ({text}){what}; nothing was "
                           "written", file=path, key="--db",
                           expected="a file (and directory) you may write, or another --db")
-    if "not a database" in low or "malformed" in low or "encrypted" in low:
+    if "not a database" in low or "malformed" in low or "encrypted" in low \
+            or "could not decode" in low:
         return InputError(f"not a neumelt results store, or a damaged one ({text}){what}; "
                           "the file was left untouched", file=path, key="--db",
                           expected="an undamaged store (restore a copy) or another --db")
