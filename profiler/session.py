@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import shlex
 import sys
 import threading
 import time
@@ -155,7 +156,7 @@ def check_context(tasks: dict[int, list[Node]], n_ctx: int) -> int:
 
 def push_if_changed(dev: Any, local: Path, remote: str, sha: str) -> bool:
     """Push ``local`` to ``remote`` unless the device already has the same bytes (sha256)."""
-    res = dev.run(["sh", "-c", f"sha256sum '{remote}' 2>/dev/null"], timeout=120.0)
+    res = dev.run(["sh", "-c", f"sha256sum {shlex.quote(remote)} 2>/dev/null"], timeout=120.0)
     if res.returncode == 0 and res.stdout.split()[:1] == [sha]:
         return False
     dev.run(["mkdir", "-p", os.path.dirname(remote)], timeout=30.0)
