@@ -303,11 +303,26 @@ def to_csv(report: Report) -> str:
                     out += ["" if not cell.available else repr(float(cell.value)),
                             cell.unit, cell.provenance or ""]
                 else:
-                    out += [_cell_text(cell), "", ""]
+                    out += [_csv_text(cell), "", ""]
             else:
-                out.append(_cell_text(cell))
+                out.append(_csv_text(cell))
         writer.writerow(out)
     return buf.getvalue()
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(cell: object) -> str:
+    """A text cell a spreadsheet will not run: one that starts like a formula (``=``,
+    ``+``, ``-``, ``@``; names come from the store) gets a leading ``'``; numbers stay."""
+    text = _cell_text(cell)
+    if text.startswith(_FORMULA):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
 
 
 def summary_text(report: Report) -> str:
