@@ -47,10 +47,22 @@ class KillResult:
             self.problems.append(what)
 
 
-def _after_kill(res: KillResult, db: Path, workdir: Path, run_id: int) -> None:
+def _after_kill(res: KillResult, db: Path, workdir: Path, run_id: int,
+                killed_at: float) -> None:
+    """Integrity, and the run ``interrupted``, or ``done`` only if it was marked done
+    before the kill (the process was killed on its way out, after its last write)."""
+    from datetime import datetime
+
     res.check(integrity(db) == "ok", f"integrity_check: {integrity(db)}")
     status = runs_status(db, workdir).get(run_id, "missing")
     res.status_after = status
+    if status == "done":
+        (ended,), = query(db, "SELECT ended_at FROM runs WHERE id=?", (run_id,))
+        res.check(datetime.fromisoformat(ended).timestamp() <= killed_at,
+                  f"run {run_id} is 'done' but was marked so after the kill")
+        res.check(count(db, "metrics", "run_id=?", (run_id,)) > 0,
+                  f"run {run_id} is 'done' with no metrics")
+        return
     res.check(status == "interrupted", f"run {run_id} is {status!r} after the kill, "
                                        "expected 'interrupted'")
 
@@ -70,13 +82,14 @@ def kill_sim_run(workdir: Path, seed: int, max_delay_s: float = 1.5,
     wait_for(lambda: count(db, "runs") > 0, 120, p, "the sim run row")
     time.sleep(random.Random(seed).uniform(0.0, max_delay_s))
     alive = p.popen.poll() is None
+    killed_at = time.time()
     p.kill()
     res.killed, res.kills = alive and p.popen.returncode == -9, int(alive)
     if not res.killed:
         res.problems.append(f"finished before the kill (rc {p.popen.returncode})")
         return res
     (run_id,) = [r[0] for r in query(db, "SELECT id FROM runs")]
-    _after_kill(res, db, workdir, run_id)
+    _after_kill(res, db, workdir, run_id, killed_at)
     if not rerun:
         return res
     again = run(["--db", str(db), *SIM_RUN, "--json"], workdir, timeout=300)
@@ -113,13 +126,14 @@ def kill_profile(workdir: Path, model: Path, seed: int) -> KillResult:
     keys = {r[0] for r in query(db, f"SELECT key FROM records WHERE {rec}")}
     n_samples = count(db, "samples")
     alive = p.popen.poll() is None
+    killed_at = time.time()
     p.kill()
     res.killed, res.kills = alive and p.popen.returncode == -9, int(alive)
     if not res.killed:
         res.problems.append(f"finished before the kill (rc {p.popen.returncode})")
         return res
     (run_id,) = [r[0] for r in query(db, "SELECT id FROM runs")]
-    _after_kill(res, db, workdir, run_id)
+    _after_kill(res, db, workdir, run_id, killed_at)
     after = {r[0] for r in query(db, f"SELECT key FROM records WHERE {rec}")}
     res.kept = len(keys & after) + min(n_samples, count(db, "samples"))
     res.check(keys <= after, f"calls recorded before the kill are gone: {keys - after}")
@@ -187,6 +201,7 @@ def kill_sweep(workdir: Path, seed: int) -> KillResult:
     keys = {r[0] for r in query(db, f"SELECT key FROM records WHERE {pts}")}
     leftovers = descendants(p.pid)
     alive = p.popen.poll() is None
+    killed_at = time.time()
     p.kill()
     kill_pids(leftovers)
     res.killed = alive and p.popen.returncode == -9
@@ -195,7 +210,7 @@ def kill_sweep(workdir: Path, seed: int) -> KillResult:
         res.problems.append(f"finished before the client was killed (rc {p.popen.returncode})")
         return res
     (run_id,) = [r[0] for r in query(db, "SELECT id FROM runs")]
-    _after_kill(res, db, workdir, run_id)
+    _after_kill(res, db, workdir, run_id, killed_at)
     after = {r[0] for r in query(db, f"SELECT key FROM records WHERE {pts}")}
     res.kept = len(keys & after)
     res.check(keys <= after, f"points recorded before the kill are gone: {keys - after}")

@@ -20,20 +20,20 @@ FUZZ = settings(max_examples=40, deadline=20000, derandomize=True, database=None
 STRATEGIES = strategies()
 
 
-def _fuzz(kind: str):
-    @FUZZ
+def _fuzz(kind: str, examples: int = 40):
+    @settings(FUZZ, max_examples=examples)
     @given(text=STRATEGIES[kind])
     def run(tmp_path, text):
         check(kind, text, tmp_path)
     return run
 
 
-test_fuzz_workload_yaml = _fuzz("workload yaml")
-test_fuzz_sweep_spec = _fuzz("sweep spec")
+test_fuzz_workload_yaml = _fuzz("workload yaml", 20)  # each expands a template
+test_fuzz_sweep_spec = _fuzz("sweep spec", 20)      # each expands a grid
 test_fuzz_dram_trace = _fuzz("dram trace")
 test_fuzz_request_trace = _fuzz("request trace")
 test_fuzz_tegrastats = _fuzz("tegrastats")
-test_fuzz_dumpsys = _fuzz("dumpsys")
+test_fuzz_dumpsys = _fuzz("dumpsys", 25)
 test_fuzz_llama_bench = _fuzz("llama-bench")
 test_fuzz_llama_perf_print = _fuzz("llama perf print")
 
@@ -87,7 +87,7 @@ def argv(draw):
     return args
 
 
-@settings(max_examples=120, deadline=5000, derandomize=True, database=None)
+@settings(max_examples=60, deadline=5000, derandomize=True, database=None)
 @given(args=argv())
 def test_fuzz_cli_arguments_parse_or_exit_2_naming_the_argument(args):
     from neumelt.cli import build_parser

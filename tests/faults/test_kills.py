@@ -17,7 +17,7 @@ def test_sigkill_sim_run(tmp_path, seed):
 def test_sigkill_report_leaves_the_store_and_no_truncated_page(tmp_path):
     db = tmp_path / "r.db"
     run_id = make_sim_step(tmp_path, db)
-    for seed in (1, 2):
+    for seed in (1,):
         r = kill_report(tmp_path, seed, run_id, db)
         assert r.problems == [], r
 
