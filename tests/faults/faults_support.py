@@ -91,8 +91,9 @@ def query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def wait_for(cond: Callable[[], bool], timeout_s: float, proc: Proc | None = None,
-             what: str = "") -> None:
-    """Poll ``cond`` every 20 ms; AssertionError on timeout or when ``proc`` ends first."""
+             what: str = "", every_s: float = 0.02) -> None:
+    """Poll ``cond`` every ``every_s``; AssertionError on timeout or when ``proc`` ends
+    first."""
     deadline = time.monotonic() + timeout_s
     while not cond():
         if proc is not None and proc.popen.poll() is not None:
@@ -100,7 +101,7 @@ def wait_for(cond: Callable[[], bool], timeout_s: float, proc: Proc | None = Non
                                  f"{what}: {proc.stderr()[-2000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(every_s)
 
 
 def count(db: Path, table: str, where: str = "1=1", params: tuple = ()) -> int:

@@ -72,14 +72,16 @@ SIM_RUN = ["sim", "run", "--design", "neupims", "--model", "gpt3-7b", "--workloa
            "mobile-agent-v2", "--requests", "3"]
 
 
-def kill_sim_run(workdir: Path, seed: int, max_delay_s: float = 1.5,
+def kill_sim_run(workdir: Path, seed: int, max_delay_s: float = 0.04,
                  rerun: bool = False) -> KillResult:
-    """``sim run`` killed a seeded time (0..max_delay_s s) after its run row exists;
+    """``sim run`` killed a seeded time (0..max_delay_s s) after its run row exists: it
+    creates the run when the simulation is over and then writes metrics, request rows,
+    events and samples, so the kill lands among those writes (or just after the last);
     with ``rerun`` the same command then runs to the end in the same store."""
     res = KillResult("sim run", seed)
     db = workdir / "r.db"
     p = spawn(["--db", str(db), *SIM_RUN], workdir, tag=f"sim{seed}")
-    wait_for(lambda: count(db, "runs") > 0, 120, p, "the sim run row")
+    wait_for(lambda: count(db, "runs") > 0, 120, p, "the sim run row", every_s=0.002)
     time.sleep(random.Random(seed).uniform(0.0, max_delay_s))
     alive = p.popen.poll() is None
     killed_at = time.time()

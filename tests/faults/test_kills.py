@@ -11,7 +11,8 @@ from scenarios import kill_profile, kill_report, kill_sim_run, kill_sweep, make_
 @pytest.mark.parametrize("seed", [3])
 def test_sigkill_sim_run(tmp_path, seed):
     r = kill_sim_run(tmp_path, seed)
-    assert r.problems == [] and r.killed and r.status_after == "interrupted"
+    # interrupted, or done only if it was marked done before the kill (checked inside)
+    assert r.problems == [] and r.killed and r.status_after in ("interrupted", "done")
 
 
 def test_sigkill_report_leaves_the_store_and_no_truncated_page(tmp_path):
