@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -86,7 +87,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from devices.registry import get_device
     from devices.sampler import Sampler
     from neumelt.output import fmt
-    from neumelt.store import Store
+    from neumelt.store import Store, StoreError
     kw: dict[str, Any] = {}
     if args.serial not in ("local",) and not args.serial.startswith(("jetson", "ios")):
         from devices.android.battery import parse_override
@@ -127,7 +128,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             for w in report.warnings:
                 print(f"warning: {w}", file=sys.stderr)
         sampler.start()
-        while not sampler.lost:
+        while not sampler.lost and sampler.failure is None:
             time.sleep(1.0)
             if not args.json:
                 line = "  ".join(f"{s}.{n}={fmt(v)} {u}" for (s, n), (v, u)
@@ -139,9 +140,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
-        sampler.stop()
+        failure: Exception | None = None
+        try:
+            sampler.stop()
+        except (StoreError, InputError) as exc:  # the store took no more samples
+            failure = exc
         if hygiene is not None:
             hygiene.__exit__(None, None, None)
+        if failure is not None:
+            with contextlib.suppress(StoreError, InputError):  # if it takes this one
+                store.finish_run(run_id, "failed", str(failure))
+            raise failure
         if not sampler.lost:
             store.finish_run(run_id, status)
     doc = {"run_id": run_id, "device": dev.serial, "ticks": ticks[0],

@@ -8,6 +8,7 @@ Shared by the profile session and the runtimes that stage a model on a device
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ def dpath(dev: Any, path: str) -> str:
 
 def push_if_changed(dev: Any, local: Path, remote: str, sha: str) -> bool:
     """Push ``local`` to ``remote`` unless the device already has the same bytes (sha256)."""
-    res = dev.run(["sh", "-c", f"sha256sum '{remote}' 2>/dev/null"], timeout=120.0)
+    res = dev.run(["sh", "-c", f"sha256sum {shlex.quote(remote)} 2>/dev/null"], timeout=120.0)
     if res.returncode == 0 and res.stdout.split()[:1] == [sha]:
         return False
     dev.run(["mkdir", "-p", os.path.dirname(remote)], timeout=30.0)

@@ -18,6 +18,8 @@
 * gaps (a tick later than 1.5 periods) become ``sampler`` events with their length;
 * the sampler's own host CPU time (thread CPU time of its reader thread) and, where the
   device reports it, the on-device loop's CPU time become ``measured`` metrics;
+* if the store takes no more samples (full disk, file size limit, read-only file) the
+  reader stops and :meth:`stop` raises that error (naming the file) in the caller;
 * if the device goes away the run is marked ``interrupted`` at once (every sample already
   received stays) and ``s.lost`` is True; the caller must then not mark the run done
   (do not wrap a Sampler in ``store.run()``; use ``start_run``/``finish_run``).
@@ -34,7 +36,10 @@ from typing import Any
 from devices.base import ClockOffset, CounterStream, Device, Tick
 from devices.clock import drift_ppm, host_now
 from devices.errors import DeviceError, DeviceGone
-from neumelt.store import Event, Metric, Sample, Store
+from neumelt.errors import InputError
+from neumelt.store import Event, Metric, Sample, Store, StoreError
+
+_STORE_ERRORS = (StoreError, InputError)  # what the store raises when it takes no more
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class Sampler:
         self.on_tick = on_tick
         self.lost = False
         self.error: str | None = None
+        self.failure: Exception | None = None  # a store error that stopped the reader
         self.n_samples = 0
         self.n_ticks: dict[str, int] = {}
         self.gaps: list[tuple[str, float, float]] = []     # (group, t_start_s, dur_s)
@@ -103,6 +109,8 @@ class Sampler:
             except DeviceError as exc:
                 log.warning("clock offset at the end not measured: %s", exc)
         self._finish_info()
+        if self.failure is not None:  # the store failed under the reader: the run did too
+            raise self.failure
 
     def __enter__(self) -> Sampler:
         return self.start()
@@ -137,11 +145,19 @@ class Sampler:
             self._flush(batch, events)
             batch, events = [], []
             self._mark_lost(str(exc))
+        except _STORE_ERRORS as exc:  # the store takes no more (full disk, read-only)
+            self.failure = exc
+            self.error = str(exc)
+            log.error("sampler stopped: %s", self.error)
         except Exception as exc:  # a reader bug must not hang the session: record it
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("sampler stopped: %s", self.error)
         finally:
-            self._flush(batch, events)
+            try:
+                self._flush(batch, events)
+            except _STORE_ERRORS as exc:
+                self.failure = self.failure or exc
+                self.error = self.error or str(exc)
             self.cpu_s = time.thread_time() - cpu0
             self.wall_s = host_now() - wall0
 

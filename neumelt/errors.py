@@ -53,3 +53,24 @@ class InputError(NeumeltError, ValueError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)
+
+
+# OSErrors that are the machine's or the user's doing, never a bug: errno -> exit status
+_STORAGE_ERRNOS = {"ENOSPC": 1, "EFBIG": 1, "EDQUOT": 1, "EIO": 1,
+                   "EROFS": 2, "EACCES": 2, "EPERM": 2}
+
+
+def os_error(exc: OSError) -> tuple[str, int] | None:
+    """(message naming the file, exit status) for a full disk, a file size limit, an I/O
+    error or a permission problem; None for any other OSError (a bug: let it show)."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    if name not in _STORAGE_ERRNOS:
+        return None
+    where = exc.filename or "a file"
+    why = exc.strerror or str(exc)
+    if _STORAGE_ERRNOS[name] == 1:
+        return (f"cannot write {where}: {why} (is the disk full, or a file size limit "
+                "reached?); files written before are kept", 1)
+    return f"{where}: {why}", 2

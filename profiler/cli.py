@@ -190,7 +190,7 @@ def _import(args: argparse.Namespace, store: Any) -> int:
         raise InputError("file not found", file=str(path), expected="a llama-bench jsonl file")
     text = path.read_text(errors="replace")
     if "llama_perf_context_print" in text or "llama_print_timings" in text:
-        t = parse_perf_print(text)
+        t = parse_perf_print(text, file=str(path))
         run_id = store.start_run("import", {"file": str(path.resolve()), "format": t.form},
                                  name=path.name)
         src = f"llama.cpp {t.form} ({path.name})"

@@ -29,6 +29,7 @@ Times are normalised to seconds (``_s``), counts are tokens.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,8 @@ from neumelt.errors import InputError
 
 _LINE = re.compile(
     r"^(?P<prefix>llama_perf_context_print|llama_perf_sampler_print|llama_print_timings):"
-    r"\s*(?P<what>[a-z ]+?)\s*=\s*(?P<value>[-+0-9.eE]+)\s*(?P<unit>ms)?"
+    r"\s*(?P<what>[a-z ]+?)\s*=\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"\s*(?P<unit>ms)?"
     r"(?:\s*/\s*(?P<count>\d+)\s*(?P<count_unit>tokens|runs))?"
 )
 
@@ -73,10 +75,10 @@ class PerfTimings:
         return None
 
 
-def parse_perf_print(text: str) -> PerfTimings:
-    """Parse the last llama.cpp timing block in ``text`` (either form).
+def parse_perf_print(text: str, file: str = "") -> PerfTimings:
+    """Parse the last llama.cpp timing block in ``text`` (either form; read from ``file``).
 
-    Raises :class:`InputError` when no timing line is present.
+    Raises :class:`InputError` (naming ``file``) when no timing line is present.
     """
     blocks: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
@@ -110,7 +112,7 @@ def parse_perf_print(text: str) -> PerfTimings:
         elif what == "graphs reused":
             current["graphs_reused"] = int(value)
     if not blocks or form is None:
-        raise InputError("no llama.cpp timing lines found",
+        raise InputError("no llama.cpp timing lines found", file=file or None,
                          expected="'llama_perf_context_print:' or 'llama_print_timings:' lines")
     return PerfTimings(form=form, **blocks[-1])
 
@@ -151,27 +153,57 @@ def _backend(obj: dict[str, Any]) -> str:
     return ",".join(on) or "CPU"
 
 
-def parse_bench_row(obj: dict[str, Any], where: str = "") -> BenchRow:
+def _num(obj: dict[str, Any], key: str, kind: type, where: str, line: int | None,
+         default: Any = None) -> Any:
+    """``obj[key]`` as ``kind`` (int or float); InputError naming file, line and key."""
+    v = obj.get(key, default)
+    if v is None and default is None and key not in obj:
+        return None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if ok and kind is int and not float(v).is_integer():
+        ok = False
+    if not ok:
+        raise InputError(f"llama-bench field '{key}' is {v!r}", file=where or None,
+                         line=line, key=key,
+                         expected="an integer" if kind is int else "a finite number")
+    return kind(v)
+
+
+def _nums(obj: dict[str, Any], key: str, where: str, line: int | None) -> tuple[float, ...]:
+    vals = obj.get(key) or []
+    if not isinstance(vals, list):
+        raise InputError(f"llama-bench field '{key}' is {vals!r}", file=where or None,
+                         line=line, key=key, expected="a list of numbers")
+    return tuple(_num({key: v}, key, float, where, line) for v in vals)
+
+
+def parse_bench_row(obj: dict[str, Any], where: str = "", line: int | None = None) -> BenchRow:
     """Turn one decoded ``llama-bench`` JSON object into a :class:`BenchRow`."""
+    if not isinstance(obj, dict):
+        raise InputError(f"llama-bench row is {type(obj).__name__} {str(obj)[:40]!r}",
+                         file=where or None, line=line, expected="a JSON object per row")
     for key in _BENCH_REQUIRED:
         if key not in obj:
             raise InputError(f"llama-bench row lacks '{key}'", file=where or None, key=key,
-                             expected="a llama-bench -o jsonl/json row")
-    n_p, n_g, n_d = int(obj["n_prompt"]), int(obj["n_gen"]), int(obj.get("n_depth", 0) or 0)
+                             line=line, expected="a llama-bench -o jsonl/json row")
+    n_p, n_g = _num(obj, "n_prompt", int, where, line), _num(obj, "n_gen", int, where, line)
+    n_d = _num(obj, "n_depth", int, where, line, default=0) if obj.get("n_depth") else 0
     parts = ([f"pp{n_p}"] if n_p else []) + ([f"tg{n_g}"] if n_g else [])
     test = "+".join(parts) or "none"
     if n_d:
         test += f"@d{n_d}"
     return BenchRow(
         test=test, n_prompt=n_p, n_gen=n_g, n_depth=n_d,
-        avg_ts=float(obj["avg_ts"]), stddev_ts=float(obj.get("stddev_ts", 0.0)),
-        avg_ns=float(obj["avg_ns"]), stddev_ns=float(obj.get("stddev_ns", 0.0)),
-        samples_ns=tuple(float(x) for x in obj.get("samples_ns", []) or []),
-        samples_ts=tuple(float(x) for x in obj.get("samples_ts", []) or []),
+        avg_ts=_num(obj, "avg_ts", float, where, line),
+        stddev_ts=_num(obj, "stddev_ts", float, where, line, default=0.0),
+        avg_ns=_num(obj, "avg_ns", float, where, line),
+        stddev_ns=_num(obj, "stddev_ns", float, where, line, default=0.0),
+        samples_ns=_nums(obj, "samples_ns", where, line),
+        samples_ts=_nums(obj, "samples_ts", where, line),
         model_filename=str(obj.get("model_filename", "")),
         model_type=str(obj.get("model_type", "")),
         build_commit=str(obj.get("build_commit", "")),
-        n_threads=int(obj["n_threads"]) if "n_threads" in obj else None,
+        n_threads=_num(obj, "n_threads", int, where, line),
         backend=_backend(obj), test_time=str(obj.get("test_time", "")), raw=dict(obj))
 
 
@@ -200,5 +232,5 @@ def parse_bench_jsonl(text: str, file: str = "") -> list[BenchRow]:
         if not isinstance(obj, dict):
             raise InputError("line is not a JSON object", file=file or None, line=i,
                              expected="one llama-bench JSON object per line")
-        rows.append(parse_bench_row(obj, f"{file}:{i}" if file else ""))
+        rows.append(parse_bench_row(obj, file, line=i))
     return rows

@@ -10,6 +10,7 @@ Values a device cannot give are stored as None (unavailable), never 0.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import threading
 import time
 from collections.abc import Iterator
@@ -48,7 +49,8 @@ def read_mem_available(dev: Any) -> int | None:
 def read_max_temp_c(dev: Any) -> float | None:
     """Hottest thermal zone (degC) or None when the device exposes none."""
     zones = dev.path("/sys/class/thermal") if hasattr(dev, "path") else "/sys/class/thermal"
-    res = dev.run(["sh", "-c", f"cat {zones}/thermal_zone*/temp 2>/dev/null"], timeout=10.0)
+    res = dev.run(["sh", "-c", f"cat {shlex.quote(zones)}/thermal_zone*/temp 2>/dev/null"],
+                  timeout=10.0)
     temps = []
     for tok in res.stdout.split():
         try:

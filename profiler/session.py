@@ -224,10 +224,11 @@ class CallRecorder:
                 "kind": n.kind, "role": n.role, "t_start_s": o.t_start_s, "t_end_s": o.t_end_s}
         if n.kind != "call" or o.result is None:
             data = base | {"seconds": n.seconds, "resource": n.resource}
-            self.store.add_record(self.run_id, "delays", key, data)
-            self.store.add_events(self.run_id, [Event(
-                f"lane:{n.resource or 'none'}", n.id, o.t_start_s, o.t_end_s - o.t_start_s,
-                {"key": key})])
+            with self.store.transaction():  # a kill keeps both or neither
+                self.store.add_record(self.run_id, "delays", key, data)
+                self.store.add_events(self.run_id, [Event(
+                    f"lane:{n.resource or 'none'}", n.id, o.t_start_s,
+                    o.t_end_s - o.t_start_s, {"key": key})])
         else:
             r = o.result
             timing = call_timing(r.t_start_s, r.t_first_s, r.t_end_s, r.token_times_s,
@@ -263,8 +264,9 @@ class CallRecorder:
             evs += [Event(track, "token", t, None, {"key": key, "i": i})
                     for i, t in enumerate(r.token_times_s)]
             evs.append(Event(track, "call_end", r.t_end_s, None, {"key": key}))
-            self.store.add_record(self.run_id, "calls", key, data)
-            self.store.add_events(self.run_id, evs)
+            with self.store.transaction():  # a kill keeps both or neither
+                self.store.add_record(self.run_id, "calls", key, data)
+                self.store.add_events(self.run_id, evs)
         if self.progress is not None:
             with self.lock:
                 self.progress.update(1)
@@ -334,6 +336,10 @@ def run_profile(cfg: ProfileConfig, store: Store, resume_run: int | None = None,
         if row.status == "done":
             raise InputError(f"run {resume_run} is already done", key="--resume",
                              expected="an interrupted or failed profile run")
+        if row.status == "running":  # its owner is alive (the store reaps dead ones)
+            raise InputError(f"run {resume_run} is still running in another process (host "
+                             f"{row.host}); two writers would record its calls twice",
+                             key="--resume", expected="an interrupted or failed profile run")
         known = {f.name for f in dataclasses.fields(ProfileConfig)}
         cfg = ProfileConfig(**{k: v for k, v in row.config.items() if k in known})
         run_id = resume_run

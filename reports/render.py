@@ -16,6 +16,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -309,11 +310,26 @@ def to_csv(report: Report) -> str:
                     out += ["" if not cell.available else repr(float(cell.value)),
                             cell.unit, cell.provenance or ""]
                 else:
-                    out += [_cell_text(cell), "", ""]
+                    out += [_csv_text(cell), "", ""]
             else:
-                out.append(_cell_text(cell))
+                out.append(_csv_text(cell))
         writer.writerow(out)
     return buf.getvalue()
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(cell: object) -> str:
+    """A text cell a spreadsheet will not run: one that starts like a formula (``=``,
+    ``+``, ``-``, ``@``; names come from the store) gets a leading ``'``; numbers stay."""
+    text = _cell_text(cell)
+    if text.startswith(_FORMULA):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
 
 
 def summary_text(report: Report) -> str:
@@ -336,10 +352,26 @@ def write_report(report: Report, html_path: str | Path) -> ReportFiles:
     html_path.parent.mkdir(parents=True, exist_ok=True)
     md_path = html_path.with_suffix(".md")
     csv_path = html_path.with_suffix(".csv")
-    html_path.write_text(to_html(report), encoding="utf-8")
-    md_path.write_text(to_markdown(report), encoding="utf-8")
-    csv_path.write_text(to_csv(report), encoding="utf-8", newline="")
+    for path, text in ((html_path, to_html(report)), (md_path, to_markdown(report)),
+                       (csv_path, to_csv(report))):
+        write_whole(path, text)
     return ReportFiles(html_path, md_path, csv_path)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` all or nothing: into a temporary file beside it, then
+    renamed over it, so a killed process or a full disk never leaves a truncated page."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def section_or_nodata(title: str, blocks: list, what: str) -> Section:

@@ -198,6 +198,7 @@ def write_trace(runs: list[RunData], path: str | Path) -> tuple[Path, int]:
     doc = build_trace(runs)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        json.dump(doc, f, separators=(",", ":"), allow_nan=False)
+    from reports.render import write_whole
+
+    write_whole(path, json.dumps(doc, separators=(",", ":"), allow_nan=False))
     return path, len(doc["traceEvents"])

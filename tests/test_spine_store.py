@@ -52,7 +52,8 @@ def test_samples_survive_a_crashed_writer(tmp_path):
     assert proc.exitcode == 9
     store = Store(path)
     (run,) = store.list_runs()
-    assert run.status == "running"
+    # the killed owner could not mark its run: the next opening of the store does
+    assert run.status == "interrupted" and "is gone" in run.error
     assert [s.value for s in store.samples(run.id)] == [float(i) for i in range(50)]
 
 

@@ -330,12 +330,18 @@ def load_trace(path: str | Path, fmt: str = "auto", *, rate: float | None = None
     if fmt not in ("sharegpt", "csv"):
         raise InputError(f"unknown trace format '{fmt}'", key="format",
                          expected="auto, sharegpt or csv")
-    if fmt == "sharegpt" and _is_mooncake(p):
-        pairs, arrivals = _read_mooncake(p)
-    elif fmt == "sharegpt":
-        pairs, arrivals = _read_sharegpt(p, tokenizer or estimate_tokens), None
-    else:
-        pairs, arrivals = _read_csv(p)
+    try:
+        if fmt == "sharegpt" and _is_mooncake(p):
+            pairs, arrivals = _read_mooncake(p)
+        elif fmt == "sharegpt":
+            pairs, arrivals = _read_sharegpt(p, tokenizer or estimate_tokens), None
+        else:
+            pairs, arrivals = _read_csv(p)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start}: {exc.reason})", file=str(path),
+                         expected="a UTF-8 CSV/TSV or ShareGPT JSON file") from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     if limit is not None:
         pairs = pairs[:limit]
         arrivals = arrivals[:limit] if arrivals is not None else None

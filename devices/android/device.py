@@ -8,6 +8,7 @@ that tree's path; build device paths with :meth:`AndroidDevice.path`.
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -194,8 +195,9 @@ class AndroidDevice(Device):
         for line in mem.splitlines():
             if line.startswith("MemTotal:"):
                 total = int(line.split()[1]) * 1024
-        cpus = self.shell(f"ls -d {self.path('/sys/devices/system/cpu')}/cpu[0-9]*",
-                          timeout=self.timeout).stdout.split()
+        cpus = self.shell(f"ls -d {shlex.quote(self.path('/sys/devices/system/cpu'))}"
+                          "/cpu[0-9]*",
+                          timeout=self.timeout).stdout.splitlines()  # a path may hold spaces
         release = props.get("ro.build.version.release")
         sdk = props.get("ro.build.version.sdk")
         return DeviceInfo(
@@ -318,7 +320,8 @@ class AndroidDevice(Device):
         raws = []
         status = None
         for _ in range(max(1, reads)):
-            r = self.shell(f"cat '{bat}/current_now' '{bat}/status' 2>/dev/null",
+            r = self.shell(f"cat {shlex.quote(f'{bat}/current_now')} "
+                           f"{shlex.quote(f'{bat}/status')} 2>/dev/null",
                            timeout=self.timeout).stdout.split()
             if r:
                 try:

@@ -16,7 +16,7 @@ import importlib
 import sys
 
 from neumelt import __version__
-from neumelt.errors import InputError, NeumeltError
+from neumelt.errors import InputError, NeumeltError, os_error
 
 # Modules that add subcommands, in help order. A module that is not there yet is skipped.
 COMMAND_MODULES = (
@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a full disk or a permission problem: say which file
+        known = os_error(exc)
+        if known is None:
+            raise
+        print(f"neumelt: {'failed' if known[1] == 1 else 'error'}: {known[0]}", file=sys.stderr)
+        return known[1]
 
 
 if __name__ == "__main__":

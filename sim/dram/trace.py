@@ -18,6 +18,7 @@ import numpy as np
 from neumelt.errors import InputError
 
 _DRAMSIM3 = "dramsim3"
+MAX_CYCLE = 1 << 37   # latest arrival accepted, cycles (~137 G; the engine walks idle time)
 _RAMULATOR = "ramulator2"
 
 
@@ -44,6 +45,9 @@ def _int(tok: str, file: str, line: int, what: str) -> int:
     if v < 0:
         raise InputError(f"negative {what} {tok!r}", file=file, line=line,
                          expected="a non-negative integer")
+    if v >= 1 << 63:
+        raise InputError(f"{what} {tok!r} does not fit in 64 bits", file=file, line=line,
+                         expected="an integer below 2**63")
     return v
 
 
@@ -68,7 +72,13 @@ def parse_trace(lines, source: str = "<trace>") -> Trace:
                                  line=no, expected="'0x<addr> READ|WRITE <cycle>'")
             addr.append(_int(tok[0], source, no, "address"))
             wr.append(tok[1].upper() == "WRITE")
-            arr.append(_int(tok[2], source, no, "cycle"))
+            cycle = _int(tok[2], source, no, "cycle")
+            if cycle > MAX_CYCLE:
+                raise InputError(f"arrival cycle {cycle} is past the longest trace this "
+                                 f"engine runs ({MAX_CYCLE} cycles: it steps through idle "
+                                 "refresh windows, so run time grows with the span)",
+                                 file=source, line=no, expected=f"a cycle <= {MAX_CYCLE}")
+            arr.append(cycle)
         else:
             if len(tok) != 2 or tok[0].upper() not in ("LD", "ST"):
                 raise InputError(f"malformed Ramulator 2 trace line {text!r}", file=source,

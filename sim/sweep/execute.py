@@ -216,6 +216,9 @@ def check_resume(store: Store, run_id: int, spec: SweepSpec) -> None:
     run = store.get_run(run_id)
     if run.kind != "sweep":
         raise InputError(f"run {run_id} is a '{run.kind}' run, not a sweep", key="--resume")
+    if run.status == "running":  # its owner is alive (the store reaps dead ones)
+        raise InputError(f"run {run_id} is still running in another process (host "
+                         f"{run.host}); wait for it or stop it first", key="--resume")
     if run.config_hash != config_hash(spec_config(spec)):
         raise InputError(f"run {run_id} was started from a different spec; run the spec "
                          "again without --resume (finished points are reused from the "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -133,6 +134,7 @@ class Expansion:
 
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+MAX_POINTS = 1_000_000   # points one spec may generate (grid x random samples)
 
 
 def list_examples() -> list[str]:
@@ -275,6 +277,13 @@ def expand(spec: SweepSpec, doc: Doc | None = None) -> Expansion:
 
     doc = doc or Doc(data=to_dict(spec))
     ev = get_evaluator(spec.evaluator)
+    n_grid = math.prod(len(v) for v in spec.grid.values()) if spec.grid else 1
+    n_random = spec.random.samples if spec.random else 1
+    if n_grid * n_random > MAX_POINTS:
+        key = "random.samples" if n_random > MAX_POINTS // max(n_grid, 1) else "grid"
+        raise doc.error(key, f"the spec makes {n_grid} grid points x {n_random} random "
+                        f"samples = {n_grid * n_random:,} points, more than {MAX_POINTS:,}",
+                        expected=f"at most {MAX_POINTS:,} points (split the sweep)")
     grid = grid_coords(spec) if spec.grid else [{}]
     draws = random_draws(spec.random) if spec.random else [{}]
     constraints = [Expr(c) for c in spec.constraints]
