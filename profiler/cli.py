@@ -39,16 +39,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=["local", "server", "cli"],
                    help="local: llama-cpp-python in-process (default on this host); server: "
                    "an OpenAI-compatible server (default on a device); cli: llama-cli runs")
-    p.add_argument("--server", choices=["llama-server", "llama-cpp-python"],
-                   default="llama-server", help="server to start (default llama-server)")
+    p.add_argument("--server", choices=["llama-server", "xllamacpp", "llama-cpp-python"],
+                   default="llama-server", help="server to start (default llama-server; "
+                   "xllamacpp: llama.cpp's server from the prebuilt xllamacpp wheel)")
     p.add_argument("--server-binary", default="", help="llama-server build to use/push")
     p.add_argument("--server-python", default="python3",
-                   help="python on the device for --server llama-cpp-python")
+                   help="python on the device for --server xllamacpp/llama-cpp-python")
     p.add_argument("--server-url", default="", help="use an already running server at URL")
     p.add_argument("--cli-binary", default="", help="llama-cli / llama-completion binary")
     p.add_argument("--remote-dir", default="/data/local/tmp/neumelt",
                    help="working directory on the device")
     p.add_argument("--port", type=int, default=8089, help="server port on the device")
+    p.add_argument("--keep-device-files", action="store_true",
+                   help="leave the pushed model, binary and server log on the device (default: "
+                   "a finished run pulls the log into the store and removes what it pushed)")
     p.add_argument("--ctx", type=int, default=0,
                    help="context per slot, tokens (default: the workload's need, rounded up "
                    "to a power of two)")
@@ -107,7 +111,8 @@ def _config(args: argparse.Namespace) -> Any:
         image_tokens_per_image=args.image_tokens, vision_model=args.vision_model,
         idle_s=args.idle_s, cooldown_delta_c=args.cooldown_delta,
         cooldown_timeout_s=args.cooldown_timeout, sample_hz=args.sample_hz,
-        adb_port=args.adb_port, device_root=args.device_root)
+        adb_port=args.adb_port, device_root=args.device_root,
+        keep_device_files=args.keep_device_files)
 
 
 def handle(args: argparse.Namespace) -> int:
