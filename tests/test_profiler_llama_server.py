@@ -11,8 +11,9 @@
 
 The binary is llama.cpp's own, built from the source the llama-cpp-python sdist vendors
 (``python -m profiler.runtimes.llamacpp_tools build``, run by .ci/run). Where it has not
-been built the tests skip with that command, except under ``NEUMELT_REQUIRE_LLAMA_TOOLS=1``
-(CI), where a missing binary fails.
+been built, the same llama.cpp server code prebuilt in the xllamacpp wheel (extra demo)
+stands in (nothing is pushed then but the model), except under
+``NEUMELT_REQUIRE_LLAMA_TOOLS=1`` (CI), where a missing binary fails.
 """
 
 from __future__ import annotations
@@ -45,7 +46,23 @@ if LLAMA_SERVER is None:
            "build")
     if os.environ.get("NEUMELT_REQUIRE_LLAMA_TOOLS") == "1":
         raise RuntimeError(msg)
-    pytest.skip(msg, allow_module_level=True)
+    # elsewhere: the same llama.cpp server code, prebuilt in the xllamacpp wheel (extra demo)
+    pytest.importorskip("xllamacpp", reason=msg + " and xllamacpp is not installed")
+
+
+def _server_args() -> list[str]:
+    """``neumelt profile`` options selecting the server under test."""
+    if LLAMA_SERVER is not None:
+        return ["--server", "llama-server", "--server-binary", str(LLAMA_SERVER)]
+    return ["--server", "xllamacpp", "--server-python", sys.executable]
+
+
+def _server_argv(model: Path, port: int) -> list[str]:
+    exe = [str(LLAMA_SERVER)] if LLAMA_SERVER is not None else \
+        [sys.executable, "-m", "profiler.runtimes.xllama_server"]
+    return exe + ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", "4096",
+                  "-t", "1", "-tb", "1", "-np", "1"]
+
 
 #: The profiler stamps a token when its client reads it; the observer stamps the same bytes
 #: when the kernel received them on the proxy's socket. So the profiler is never earlier
@@ -96,8 +113,7 @@ def test_real_llama_server_over_adb_leaves_the_device_clean(adbd, tmp_path: Path
     db = tmp_path / "real.db"
     cmd = [sys.executable, "-m", "neumelt", "--db", str(db), "profile", "--device", adbd.serial,
            "--adb-port", str(adbd.adb_port), "--device-root", str(adbd.root),
-           "--model", str(model), "--server", "llama-server",
-           "--server-binary", str(LLAMA_SERVER), "--port", str(free_port()),
+           "--model", str(model), *_server_args(), "--port", str(free_port()),
            "--workload", "mobile-agent-v2", "--scale", "0.05", "--delay-scale", "0",
            "--max-calls", "12", "--repetitions", "1", "--warmup", "0", "--idle-s", "0.5",
            "--sample-hz", "10", "--quiet", "--json"]
@@ -110,14 +126,17 @@ def test_real_llama_server_over_adb_leaves_the_device_clean(adbd, tmp_path: Path
         run = store.get_run(doc["run_id"])
         assert run.status == "done" and run.info["device"]["kind"] == "android"
         load = run.info["load.0"]
-        assert load["server"] == "llama-server"
-        # the server that answered is the binary that was pushed: its build info
-        build = load["props"]["build_info"]            # "b<number>-<commit>"
-        number, commit = build[1:].split("-", 1)
-        assert f"version: {number} ({commit})" in _version()
         remote_dir = f"{adbd.root}/data/local/tmp/neumelt"
-        assert set(run.info["device_files"]) >= {f"{remote_dir}/tiny.gguf",
-                                                 f"{remote_dir}/llama-server"}
+        pushed = {f"{remote_dir}/tiny.gguf"}
+        if LLAMA_SERVER is not None:
+            assert load["server"] == "llama-server"
+            # the server that answered is the binary that was pushed: its build info
+            number, commit = load["props"]["build_info"][1:].split("-", 1)   # b<n>-<commit>
+            assert f"(build {number}, commit {commit})" in _version()
+            pushed.add(f"{remote_dir}/llama-server")
+        else:
+            assert load["server"] == "xllamacpp"
+        assert set(run.info["device_files"]) >= pushed
         calls = doc["calls"]
         assert len(calls) >= 5 and all(c["counts_ok"] for c in calls)
         for c in calls:   # llama-server's own counters agree with the stream
@@ -157,9 +176,7 @@ def test_ttft_and_itl_agree_with_an_outside_observer_of_the_same_requests(tmp_pa
                                                                           ) -> None:
     model = write_tiny_llama(tmp_path / "tiny.gguf")
     port = free_port()
-    server = subprocess.Popen([str(LLAMA_SERVER), "-m", str(model), "--host", "127.0.0.1",
-                               "--port", str(port), "-c", "4096", "-t", "1", "-tb", "1",
-                               "-np", "1"], stdout=subprocess.DEVNULL,
+    server = subprocess.Popen(_server_argv(model, port), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
