@@ -129,7 +129,7 @@ def profile_host(store: Any, workload: str, scale: float, delay_scale: float,
     from neumelt.errors import InputError
 
     try:
-        model = Path(model_path) if model_path else find_demo_model()
+        model = Path(model_path) if model_path else find_demo_model(download=True)
     except InputError as exc:
         return Step(step.name, "skipped", message=f"demo model missing: {exc}")
     cfg = ProfileConfig(device="local", model=str(model), workload=workload, tasks=1,

