@@ -49,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TEMPLATE = """schema: agentwl/v1
 name: profiler-truth
-description: {calls} independent calls of exactly {prompt} prompt and {gen} output tokens.
+description: {calls} independent calls of exactly {prompt} prompt and {gen} output tokens (the
+  first one warms the server up).
 defaults: {{model: main}}
 models: {{main: {{kind: llm}}}}
 arrivals: {{process: closed, instances: 1, concurrency: 1}}
@@ -100,21 +101,25 @@ def _bench(bench: Path, model: Path, threads: int, prompt: int, gen: int, reps: 
             "cpu_info": pp.get("cpu_info"), "n_threads": pp.get("n_threads")}
 
 
-def _profile(server: Path, model: Path, workload: Path, threads: int, ctx: int, db: Path
-             ) -> dict[str, Any]:
+def _profile(server: Path | None, model: Path, workload: Path, threads: int, ctx: int,
+             db: Path) -> dict[str, Any]:
     from profiler.runtimes.server import free_port
 
+    runtime = (["--server", "llama-server", "--server-binary", str(server)] if server else
+               ["--server", "xllamacpp", "--server-python", sys.executable])
     cmd = [sys.executable, "-m", "neumelt", "--db", str(db), "profile", "--device", "local",
-           "--runtime", "server", "--server", "llama-server", "--server-binary", str(server),
+           "--runtime", "server", *runtime,
            "--port", str(free_port()), "--model", str(model), "--workload", str(workload),
-           "--vision-model", "none", "--threads", str(threads), "--ctx", str(ctx),
-           "--repetitions", "1", "--warmup", "1", "--idle-s", "0", "--delay-scale", "0",
+           "--vision-model", "none", "--threads", str(threads), "--ctx", str(ctx + 1),
+           "--repetitions", "1", "--warmup", "0", "--idle-s", "0", "--delay-scale", "0",
            "--quiet", "--json"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"neumelt profile failed ({r.returncode}): {r.stderr[-800:]}")
     doc = json.loads(r.stdout)
-    calls = [c for c in doc["calls"] if not c["warmup"]]
+    # the first call after load warms the server up and is left out; every call's prompt is
+    # its own (a unique head), so neither the slot nor the server's RAM prompt cache holds it
+    calls = sorted(doc["calls"], key=lambda c: c["t_start_s"])[1:]
     mean = lambda k: statistics.fmean(c[k] for c in calls)  # noqa: E731
     mem = doc["summary"]["memory"]
     return {"prefill_tps": mean("prefill_tps"), "decode_tps": mean("decode_tps"),
@@ -146,23 +151,25 @@ def _stats(vals: list[float]) -> dict[str, float]:
             "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0, "samples": vals}
 
 
-def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int
-        ) -> dict[str, Any]:
+def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int,
+        server_kind: str = "llama-server") -> dict[str, Any]:
     from profiler.models import find_demo_model
     from profiler.runtimes.llamacpp_tools import find_tool
 
     bench, server = find_tool("llama-bench"), find_tool("llama-server")
-    if bench is None or server is None:
+    if bench is None or (server is None and server_kind == "llama-server"):
         print("profiler_truth: llama-bench/llama-server not built; build them with: python -m "
               "profiler.runtimes.llamacpp_tools build", file=sys.stderr)
         raise SystemExit(2)
+    if server_kind == "xllamacpp":
+        server = None
     model = find_demo_model(download=True)
     b_runs: list[dict[str, Any]] = []
     n_runs: list[dict[str, Any]] = []
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="neumelt-truth-") as tmp:
         wl = Path(tmp) / "truth.yaml"
-        wl.write_text(TEMPLATE.format(calls=calls, prompt=prompt, gen=gen))
+        wl.write_text(TEMPLATE.format(calls=calls + 1, prompt=prompt, gen=gen))
         for i in range(pairs):
             steps = [lambda: b_runs.append(_bench(bench, model, threads, prompt, gen, reps)),
                      lambda i=i: n_runs.append(_profile(server, model, wl, threads,
@@ -172,6 +179,7 @@ def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int
     out: dict[str, Any] = {
         "model": model.name, "threads": threads, "prompt_tokens": prompt, "gen_tokens": gen,
         "pairs": pairs, "calls_per_profile": calls, "bench_repetitions": reps,
+        "server": server_kind,
         "llama_bench_build": f"{b_runs[0]['build_number']} ({b_runs[0]['build_commit']})",
         "llama_server_build": n_runs[0]["build_info"], "cpu": b_runs[0]["cpu_info"],
         "provenance": "measured (llama-bench JSON; neumelt profile --json of llama-server)",
@@ -206,13 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
     ap.add_argument("--calls", type=int, default=3, help="measured calls per profile run")
     ap.add_argument("--reps", type=int, default=3, help="llama-bench -r (default 3)")
+    ap.add_argument("--server", choices=["llama-server", "xllamacpp"], default="llama-server",
+                    help="what neumelt profiles: llama-server of llama-bench's build (default) "
+                    "or llama.cpp's server prebuilt in xllamacpp (another build)")
     a = ap.parse_args(argv)
     for k in ("pairs", "prompt", "gen", "threads", "calls", "reps"):
         if getattr(a, k) < (3 if k == "pairs" else 1):
             print(f"profiler_truth: --{k} must be at least {3 if k == 'pairs' else 1}",
                   file=sys.stderr)
             return 2
-    res = run(a.pairs, a.prompt, a.gen, a.threads, a.calls, a.reps)
+    res = run(a.pairs, a.prompt, a.gen, a.threads, a.calls, a.reps, a.server)
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
