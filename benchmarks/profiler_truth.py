@@ -167,6 +167,7 @@ def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int,
     b_runs: list[dict[str, Any]] = []
     n_runs: list[dict[str, Any]] = []
     t0 = time.monotonic()
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="neumelt-truth-") as tmp:
         wl = Path(tmp) / "truth.yaml"
         wl.write_text(TEMPLATE.format(calls=calls + 1, prompt=prompt, gen=gen))
@@ -184,6 +185,8 @@ def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int,
         "llama_server_build": n_runs[0]["build_info"], "cpu": b_runs[0]["cpu_info"],
         "provenance": "measured (llama-bench JSON; neumelt profile --json of llama-server)",
         "wall_s": time.monotonic() - t0, "target": f"every ratio within +-{TARGET:.0%}",
+        "load_avg_1min": {"before": load0, "after": os.getloadavg()[0]},
+        "nproc": os.cpu_count(),
         "figures": {}}
     for name, unit in FIGURES:
         nv = [r[name] for r in n_runs]
@@ -243,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['mean'] * scale:>14.4g} ± {b['sd'] * scale:<6.2g}{f['ratio']:>8.3f}  "
               f"{unit}{flag}")
     print(f"target: {res['target']}: {'met' if res['all_within_target'] else 'NOT met'}; "
-          f"wall {res['wall_s']:.0f} s (measured)")
+          f"wall {res['wall_s']:.0f} s (measured); 1-min load average "
+          f"{res['load_avg_1min']['before']:.1f} -> {res['load_avg_1min']['after']:.1f} on "
+          f"{res['nproc']} CPUs")
     return 0
 
 

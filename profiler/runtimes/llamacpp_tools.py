@@ -10,10 +10,11 @@ Python extension, without llama-bench). So the tools are built from the registry
 ``llama-cpp-python==VERSION`` (``pip download --no-binary``): its ``vendor/llama.cpp`` is
 the ggml-org/llama.cpp commit named in that release's CHANGELOG (0.3.36:
 ggml-org/llama.cpp@0c1e57098), which the build stamps as ``LLAMA_BUILD_COMMIT`` so
-``llama-server --version`` and llama-bench's ``build_commit`` name it. Builds are static
-(one self-contained file, what one pushes to a phone) and CPU only:
+``llama-server --version`` and llama-bench's ``build_commit`` name it. llama.cpp and ggml
+are linked in statically (one file per tool, what one pushes to a device), CPU only:
 
 * ``x86_64``: this host's compiler, ``GGML_NATIVE`` on (as llama-cpp-python builds it);
+  the C/C++ runtime (glibc, libstdc++, libgomp) stays dynamic;
 * ``aarch64``: Debian's ``aarch64-linux-gnu-g++``, ``-static``, ``GGML_NATIVE`` off (the
   binary a phone-class arm64 CPU runs; here it runs under ``qemu-aarch64``).
 
