@@ -103,7 +103,7 @@ def _root_processes(root: Path, exclude: set[int]) -> list[str]:
         if p.info["pid"] in exclude:
             continue
         cmd = " ".join(p.info["cmdline"] or [])
-        if (p.info["exe"] or "").startswith(str(root)) or f"{root}/data" in cmd:
+        if (p.info["exe"] or "").startswith(str(root)) or str(root) in cmd:
             out.append(f"{p.info['pid']}: {cmd[:200]}")
     return out
 
