@@ -24,8 +24,10 @@ Definitions (why the two can differ):
   first token received.
 * peak RSS: llama-bench = the process's peak resident set (``ru_maxrss`` from wait4, its
   VmHWM at exit) over one run of both tests; neumelt = the server process's VmHWM sampled
-  from /proc. Same context size for both (``-c``/``--ctx`` = P + N); the server adds its
-  HTTP threads and slot buffers.
+  from /proc. Same context size for both (``-c``/``--ctx`` = P + N + 1). The server's
+  host-memory prompt cache (``--cache-ram``, on by default) keeps KV copies of earlier
+  prompts (12 MiB after four 192-token calls here, measured); llama-bench has none, so the
+  server runs with ``--cache-ram 0`` unless ``--server-args`` says otherwise.
 
 Also printed, not targeted: llama-server's own ``timings`` (prefill and decode rates it
 measures inside the engine) against llama-bench, which isolates engine agreement from
@@ -102,10 +104,13 @@ def _bench(bench: Path, model: Path, threads: int, prompt: int, gen: int, reps: 
 
 
 def _profile(server: Path | None, model: Path, workload: Path, threads: int, ctx: int,
-             db: Path) -> dict[str, Any]:
+             db: Path, server_args: str) -> dict[str, Any]:
     from profiler.runtimes.server import free_port
 
-    runtime = (["--server", "llama-server", "--server-binary", str(server)] if server else
+    # llama-bench keeps no prompt cache; the server's host-memory one (--cache-ram, default
+    # on) holds KV copies of earlier prompts, so it is off here to compare like with like
+    runtime = (["--server", "llama-server", "--server-binary", str(server),
+                "--server-args=" + server_args] if server else
                ["--server", "xllamacpp", "--server-python", sys.executable])
     cmd = [sys.executable, "-m", "neumelt", "--db", str(db), "profile", "--device", "local",
            "--runtime", "server", *runtime,
@@ -152,7 +157,8 @@ def _stats(vals: list[float]) -> dict[str, float]:
 
 
 def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int,
-        server_kind: str = "llama-server") -> dict[str, Any]:
+        server_kind: str = "llama-server", server_args: str = "--cache-ram 0"
+        ) -> dict[str, Any]:
     from profiler.models import find_demo_model
     from profiler.runtimes.llamacpp_tools import find_tool
 
@@ -174,13 +180,15 @@ def run(pairs: int, prompt: int, gen: int, threads: int, calls: int, reps: int,
         for i in range(pairs):
             steps = [lambda: b_runs.append(_bench(bench, model, threads, prompt, gen, reps)),
                      lambda i=i: n_runs.append(_profile(server, model, wl, threads,
-                                                        prompt + gen, Path(tmp) / f"{i}.db"))]
+                                                        prompt + gen, Path(tmp) / f"{i}.db",
+                                                        server_args))]
             for step in (steps if i % 2 == 0 else steps[::-1]):
                 step()
     out: dict[str, Any] = {
         "model": model.name, "threads": threads, "prompt_tokens": prompt, "gen_tokens": gen,
         "pairs": pairs, "calls_per_profile": calls, "bench_repetitions": reps,
-        "server": server_kind,
+        "server": server_kind, "server_args": server_args if server_kind == "llama-server"
+        else "",
         "llama_bench_build": f"{b_runs[0]['build_number']} ({b_runs[0]['build_commit']})",
         "llama_server_build": n_runs[0]["build_info"], "cpu": b_runs[0]["cpu_info"],
         "provenance": "measured (llama-bench JSON; neumelt profile --json of llama-server)",
@@ -217,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
     ap.add_argument("--calls", type=int, default=3, help="measured calls per profile run")
     ap.add_argument("--reps", type=int, default=3, help="llama-bench -r (default 3)")
+    ap.add_argument("--server-args", default="--cache-ram 0",
+                    help="llama-server flags (default '--cache-ram 0': no host-memory prompt "
+                    "cache, which llama-bench does not have either; '' for the defaults)")
     ap.add_argument("--server", choices=["llama-server", "xllamacpp"], default="llama-server",
                     help="what neumelt profiles: llama-server of llama-bench's build (default) "
                     "or llama.cpp's server prebuilt in xllamacpp (another build)")
@@ -226,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"profiler_truth: --{k} must be at least {3 if k == 'pairs' else 1}",
                   file=sys.stderr)
             return 2
-    res = run(a.pairs, a.prompt, a.gen, a.threads, a.calls, a.reps, a.server)
+    res = run(a.pairs, a.prompt, a.gen, a.threads, a.calls, a.reps, a.server, a.server_args)
     if a.json:
         print(json.dumps(res, indent=1))
         return 0

@@ -46,6 +46,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--server-binary", default="", help="llama-server build to use/push")
     p.add_argument("--server-python", default="python3",
                    help="python on the device for --server xllamacpp/llama-cpp-python")
+    p.add_argument("--server-args", default="", metavar="FLAGS",
+                   help="more llama-server flags, e.g. '--cache-ram 0' (no RAM prompt cache)")
     p.add_argument("--server-url", default="", help="use an already running server at URL")
     p.add_argument("--cli-binary", default="", help="llama-cli / llama-completion binary")
     p.add_argument("--remote-dir", default="/data/local/tmp/neumelt",
@@ -106,6 +108,7 @@ def _config(args: argparse.Namespace) -> Any:
         tasks=args.tasks, repetitions=args.repetitions, warmup=args.warmup, runtime=runtime,
         server=args.server, server_binary=args.server_binary,
         server_python=args.server_python, server_url=args.server_url,
+        server_args=args.server_args,
         cli_binary=args.cli_binary, remote_dir=args.remote_dir, port=args.port,
         n_ctx=args.ctx, threads=args.threads, slots=args.slots, scale=args.scale,
         delay_scale=args.delay_scale, max_calls=args.max_calls,

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import shlex
 import sys
 import tempfile
 import threading
@@ -61,6 +62,7 @@ class ProfileConfig:
     server: str = "llama-cpp-python"  # llama-server | llama-cpp-python (for runtime=server)
     server_binary: str = ""           # llama-server to push to the device
     server_python: str = "python3"    # python on the device (llama-cpp-python server)
+    server_args: str = ""             # extra llama-server flags, shell-split ("--cache-ram 0")
     server_url: str = ""              # an already running OpenAI-compatible server
     cli_binary: str = ""              # llama-cli / llama-completion (runtime=cli)
     remote_dir: str = "/data/local/tmp/neumelt"
@@ -253,7 +255,8 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
             workdir = remote_dir
         spec = ServerSpec(cfg.server, remote_model, port=cfg.port, n_ctx=cfg.n_ctx,
                           n_threads=cfg.threads, slots=max(cfg.slots, 1), binary=binary,
-                          python=cfg.server_python, workdir=workdir, lib_dir=lib_dir)
+                          python=cfg.server_python, workdir=workdir, lib_dir=lib_dir,
+                          extra_args=tuple(shlex.split(cfg.server_args)))
         return OpenAIServer(launcher=ServerLauncher(dev, spec), slots=cfg.slots or None)
     if cfg.runtime == "cli":
         from profiler.runtimes.cli import LlamaCli

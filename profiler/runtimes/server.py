@@ -61,13 +61,14 @@ class ServerSpec:
     python: str = "python3"
     workdir: str = "/data/local/tmp/neumelt"
     lib_dir: str = ""   # LD_LIBRARY_PATH for a dynamically linked llama-server build
+    extra_args: tuple[str, ...] = ()   # more llama-server flags (e.g. "--cache-ram", "0")
 
     def argv(self) -> list[str]:
         if self.kind == "llama-server":
             return [self.binary, "-m", self.model_remote, "--host", "127.0.0.1",
                     "--port", str(self.port), "-c", str(self.n_ctx * self.slots),
                     "-t", str(self.n_threads), "-tb", str(self.n_threads),
-                    "-np", str(self.slots)]
+                    "-np", str(self.slots), *self.extra_args]
         if self.kind == "xllamacpp":  # llama.cpp's server from the prebuilt xllamacpp wheel
             return [self.python, "-m", "profiler.runtimes.xllama_server", "-m",
                     self.model_remote, "--host", "127.0.0.1", "--port", str(self.port),
