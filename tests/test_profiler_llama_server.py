@@ -152,7 +152,9 @@ def test_real_llama_server_over_adb_leaves_the_device_clean(adbd, tmp_path: Path
         names = {s.name for s in samples}
         assert {"power_w", "util"} <= names
         assert any(s.unit == "C" for s in samples)
-        assert any(first <= s.t_host_s <= last for s in samples if s.name == "util")
+        load_ev = [e for e in store.events(run.id, "session") if e.name == "load"][0]
+        assert any(load_ev.t_start_s <= s.t_host_s <= last + 1.0 and first < last
+                   for s in samples if s.name == "util")   # while the server was up
         rss = [s.value for s in store.samples(run.id, source="runtime.memory", name="rss_bytes")
                if s.value]
         assert rss and min(rss) > model.stat().st_size    # the server process, read on device
