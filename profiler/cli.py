@@ -48,6 +48,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="python on the device for --server xllamacpp/llama-cpp-python")
     p.add_argument("--server-args", default="", metavar="FLAGS",
                    help="more llama-server flags, e.g. '--cache-ram 0' (no RAM prompt cache)")
+    p.add_argument("--server-launcher", default="", metavar="CMD",
+                   help="run llama-server under CMD on the device, e.g. 'taskset f0' (big "
+                   "cores) or 'qemu-aarch64' (an arm64 build on an x86 test daemon)")
     p.add_argument("--server-url", default="", help="use an already running server at URL")
     p.add_argument("--cli-binary", default="", help="llama-cli / llama-completion binary")
     p.add_argument("--remote-dir", default="/data/local/tmp/neumelt",
@@ -108,7 +111,7 @@ def _config(args: argparse.Namespace) -> Any:
         tasks=args.tasks, repetitions=args.repetitions, warmup=args.warmup, runtime=runtime,
         server=args.server, server_binary=args.server_binary,
         server_python=args.server_python, server_url=args.server_url,
-        server_args=args.server_args,
+        server_args=args.server_args, server_launcher=args.server_launcher,
         cli_binary=args.cli_binary, remote_dir=args.remote_dir, port=args.port,
         n_ctx=args.ctx, threads=args.threads, slots=args.slots, scale=args.scale,
         delay_scale=args.delay_scale, max_calls=args.max_calls,

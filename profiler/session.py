@@ -63,6 +63,7 @@ class ProfileConfig:
     server_binary: str = ""           # llama-server to push to the device
     server_python: str = "python3"    # python on the device (llama-cpp-python server)
     server_args: str = ""             # extra llama-server flags, shell-split ("--cache-ram 0")
+    server_launcher: str = ""         # command the binary runs under ("taskset f0", qemu)
     server_url: str = ""              # an already running OpenAI-compatible server
     cli_binary: str = ""              # llama-cli / llama-completion (runtime=cli)
     remote_dir: str = "/data/local/tmp/neumelt"
@@ -256,7 +257,8 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
         spec = ServerSpec(cfg.server, remote_model, port=cfg.port, n_ctx=cfg.n_ctx,
                           n_threads=cfg.threads, slots=max(cfg.slots, 1), binary=binary,
                           python=cfg.server_python, workdir=workdir, lib_dir=lib_dir,
-                          extra_args=tuple(shlex.split(cfg.server_args)))
+                          extra_args=tuple(shlex.split(cfg.server_args)),
+                          launcher=tuple(shlex.split(cfg.server_launcher)))
         return OpenAIServer(launcher=ServerLauncher(dev, spec), slots=cfg.slots or None)
     if cfg.runtime == "cli":
         from profiler.runtimes.cli import LlamaCli

@@ -237,3 +237,44 @@ def test_ttft_and_itl_agree_with_an_outside_observer_of_the_same_requests(tmp_pa
     finally:
         server.terminate()
         server.wait(10)
+
+
+AARCH64 = os.environ.get("NEUMELT_LLAMA_SERVER_AARCH64", "")
+
+
+@pytest.mark.skipif(not AARCH64, reason="set NEUMELT_LLAMA_SERVER_AARCH64 to an arm64 "
+                    "llama-server (python -m profiler.runtimes.llamacpp_tools build --arch "
+                    "aarch64); CI runs the x86-64 binary above")
+def test_the_arm64_binary_a_phone_would_run_under_qemu_through_adb(  # noqa: F811
+        adbd, tmp_path: Path) -> None:  # noqa: F811
+    """The static arm64 build, pushed like a phone build and run under qemu-user."""
+    import shutil
+
+    qemu = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+    assert qemu, "qemu-user is not installed (apt-get install qemu-user-static)"
+    binary = Path(AARCH64)
+    assert b"\x7fELF\x02\x01\x01" in binary.read_bytes()[:8]
+    assert binary.read_bytes()[18] == 0xB7             # e_machine EM_AARCH64
+    model = write_tiny_llama(tmp_path / "tiny.gguf")
+    db = tmp_path / "arm.db"
+    r = subprocess.run(
+        [sys.executable, "-m", "neumelt", "--db", str(db), "profile", "--device", adbd.serial,
+         "--adb-port", str(adbd.adb_port), "--device-root", str(adbd.root), "--model",
+         str(model), "--server", "llama-server", "--server-binary", str(binary),
+         "--server-launcher", qemu, "--port", str(free_port()), "--scale", "0.05",
+         "--delay-scale", "0", "--max-calls", "6", "--repetitions", "1", "--warmup", "0",
+         "--idle-s", "0.5", "--quiet", "--json"],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state")))
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    assert doc["calls"] and all(c["counts_ok"] for c in doc["calls"])
+    store = Store(db)
+    try:
+        run = store.get_run(doc["run_id"])
+        assert f"{adbd.root}/data/local/tmp/neumelt/{binary.name}" in run.info["device_files"]
+        assert run.info["device_cleanup"]["workdir_removed"] is True
+        assert run.info["load.0"]["server"] == "llama-server"
+    finally:
+        store.close()
+    assert _root_processes(adbd.root, {adbd.proc.pid}) == []

@@ -62,10 +62,11 @@ class ServerSpec:
     workdir: str = "/data/local/tmp/neumelt"
     lib_dir: str = ""   # LD_LIBRARY_PATH for a dynamically linked llama-server build
     extra_args: tuple[str, ...] = ()   # more llama-server flags (e.g. "--cache-ram", "0")
+    launcher: tuple[str, ...] = ()     # runs the binary: ("taskset", "f0"), ("qemu-aarch64",)
 
     def argv(self) -> list[str]:
         if self.kind == "llama-server":
-            return [self.binary, "-m", self.model_remote, "--host", "127.0.0.1",
+            return [*self.launcher, self.binary, "-m", self.model_remote, "--host", "127.0.0.1",
                     "--port", str(self.port), "-c", str(self.n_ctx * self.slots),
                     "-t", str(self.n_threads), "-tb", str(self.n_threads),
                     "-np", str(self.slots), *self.extra_args]
