@@ -153,6 +153,10 @@ class Device(abc.ABC):
         """A host port that reaches ``remote_port`` on the device (same port when local)."""
         return remote_port
 
+    def unforward(self, local_port: int) -> None:
+        """Remove a forward made by :meth:`forward` (nothing to do when local)."""
+        return None
+
     @abc.abstractmethod
     def sources(self) -> list[CounterSource]: ...
 

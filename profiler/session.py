@@ -24,7 +24,9 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import shlex
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -61,6 +63,8 @@ class ProfileConfig:
     server: str = "llama-cpp-python"  # llama-server | llama-cpp-python (for runtime=server)
     server_binary: str = ""           # llama-server to push to the device
     server_python: str = "python3"    # python on the device (llama-cpp-python server)
+    server_args: str = ""             # extra llama-server flags, shell-split ("--cache-ram 0")
+    server_launcher: str = ""         # command the binary runs under ("taskset f0", qemu)
     server_url: str = ""              # an already running OpenAI-compatible server
     cli_binary: str = ""              # llama-cli / llama-completion (runtime=cli)
     remote_dir: str = "/data/local/tmp/neumelt"
@@ -81,6 +85,7 @@ class ProfileConfig:
     adb_port: int = 0                 # adb server port for an ADB device (0: default)
     device_root: str = ""             # path prefix on the device (test daemons only)
     model_sha256: str = ""
+    keep_device_files: bool = False   # leave pushed model/binary/log on the device after a run
 
 
 def _sha256(path: Path) -> str:
@@ -149,6 +154,43 @@ def check_context(tasks: dict[int, list[Node]], n_ctx: int) -> int:
     return worst
 
 
+def _note_device_file(store: Store, run_id: int, remote: str) -> None:
+    """Remember a file this run put on the device (removed when the run is done)."""
+    files = list(store.get_run(run_id).info.get("device_files") or [])
+    if remote not in files:
+        store.set_run_info(run_id, "device_files", files + [remote])
+
+
+def clean_device(dev: Any, store: Store, run_id: int, cfg: ProfileConfig) -> dict[str, Any]:
+    """After a finished run: pull the run's logs from the device into the store, then
+    remove every file the run put there (and its working directory when that is left
+    empty). Files that were already on the device are left alone."""
+    files = list(store.get_run(run_id).info.get("device_files") or [])
+    pulled: list[str] = []
+    removed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="neumelt-pull-") as tmp:
+        for remote in files:
+            if not remote.endswith(".log"):
+                continue
+            if dev.run(["test", "-f", remote], timeout=10.0).returncode != 0:
+                continue
+            local = Path(tmp) / Path(remote).name
+            dev.pull(remote, str(local))
+            store.add_record(run_id, "device_logs", Path(remote).name,
+                             {"remote": remote, "text": local.read_text(errors="replace")})
+            pulled.append(remote)
+    for remote in files:
+        if dev.run(["rm", "-f", remote], timeout=30.0).returncode == 0:
+            removed.append(remote)
+    workdir = dpath(dev, cfg.remote_dir)
+    left = dev.run(["ls", "-A", workdir], timeout=10.0)
+    dir_removed = left.returncode == 0 and not left.stdout.strip() and \
+        dev.run(["rmdir", workdir], timeout=10.0).returncode == 0
+    out = {"pulled": pulled, "removed": removed, "workdir_removed": dir_removed}
+    store.set_run_info(run_id, "device_cleanup", out)
+    return out
+
+
 def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any:
     """Build (not start) the runtime ``cfg.runtime`` for ``dev``."""
     if cfg.runtime == "local":
@@ -174,6 +216,8 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
             remote_model = f"{remote_dir}/{model.name}"
             pushed = push_if_changed(dev, model, remote_model, cfg.model_sha256)
             store.set_run_info(run_id, "model_pushed", pushed)
+            if pushed:
+                _note_device_file(store, run_id, remote_model)
             binary = "llama-server"
             lib_dir = ""
             if cfg.server == "llama-server":
@@ -185,16 +229,22 @@ def make_runtime(cfg: ProfileConfig, dev: Any, store: Store, run_id: int) -> Any
                     raise InputError("llama-server binary not found", file=str(sb),
                                      key="--server-binary", expected="an arm64 llama-server")
                 binary = f"{remote_dir}/{sb.name}"
-                push_if_changed(dev, sb, binary, _sha256(sb))
+                if push_if_changed(dev, sb, binary, _sha256(sb)):
+                    _note_device_file(store, run_id, binary)
                 dev.run(["chmod", "755", binary], timeout=30.0)
                 # a dynamically linked build needs its libllama/libggml*.so beside it
                 for lib in sorted(sb.parent.glob("lib*.so")):
-                    push_if_changed(dev, lib, f"{remote_dir}/{lib.name}", _sha256(lib))
+                    if push_if_changed(dev, lib, f"{remote_dir}/{lib.name}", _sha256(lib)):
+                        _note_device_file(store, run_id, f"{remote_dir}/{lib.name}")
                     lib_dir = remote_dir
+            # the server's log is this run's file on the device too
+            _note_device_file(store, run_id, f"{remote_dir}/server-{cfg.port}.log")
             workdir = remote_dir
         spec = ServerSpec(cfg.server, remote_model, port=cfg.port, n_ctx=cfg.n_ctx,
                           n_threads=cfg.threads, slots=max(cfg.slots, 1), binary=binary,
-                          python=cfg.server_python, workdir=workdir, lib_dir=lib_dir)
+                          python=cfg.server_python, workdir=workdir, lib_dir=lib_dir,
+                          extra_args=tuple(shlex.split(cfg.server_args)),
+                          launcher=tuple(shlex.split(cfg.server_launcher)))
         return OpenAIServer(launcher=ServerLauncher(dev, spec), slots=cfg.slots or None)
     if cfg.runtime == "cli":
         from profiler.runtimes.cli import LlamaCli
@@ -427,6 +477,12 @@ def _session(cfg: ProfileConfig, store: Store, run_id: int, progress: bool) -> N
         if poller.errors:
             store.set_run_info(run_id, "memory_poller_errors", poller.errors[:5])
         finalize_metrics(store, run_id, cfg)
+        if getattr(dev, "kind", "") != "local" and not cfg.keep_device_files:
+            try:
+                clean_device(dev, store, run_id, cfg)
+            except DeviceError as exc:  # the figures are in; say what is left behind
+                store.set_run_info(run_id, "device_cleanup", {"error": str(exc)})
+                print(f"neumelt: warning: could not clean the device: {exc}", file=sys.stderr)
     finally:
         dev.close()
 

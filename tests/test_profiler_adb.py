@@ -83,7 +83,8 @@ def test_profile_over_adb_one_timeline(adbd, tmp_path: Path) -> None:  # noqa: F
     exe = _standin_build(tmp_path)
     cmd = [a if a != "llama-cpp-python" else "llama-server" for a in
            _cmd(db, adbd, model, "--delay-scale", "0", "--max-calls", "20",
-                "--repetitions", "1", "--warmup", "0", "--json", "--server-binary", str(exe))]
+                "--repetitions", "1", "--warmup", "0", "--json", "--server-binary", str(exe),
+                "--keep-device-files")]
     r = subprocess.run(cmd,
                        capture_output=True, text=True, timeout=240, env=_env(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]

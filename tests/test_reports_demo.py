@@ -6,6 +6,7 @@ and the report is still written."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from profiler_support import write_tiny_llama
@@ -63,13 +64,15 @@ def test_demo_simulates_profiles_and_writes_the_deployment_report(cli, tmp_path)
 
 def test_demo_without_the_runtime_says_so_and_still_writes_the_report(cli, tmp_path):
     blocked = tmp_path / "blocked"
-    (blocked / "llama_cpp").mkdir(parents=True)
-    (blocked / "llama_cpp" / "__init__.py").write_text(
-        "raise ImportError('llama_cpp blocked for this test')\n")
+    for mod in ("llama_cpp", "xllamacpp"):   # neither runtime
+        (blocked / mod).mkdir(parents=True)
+        (blocked / mod / "__init__.py").write_text(
+            f"raise ImportError('{mod} blocked for this test')\n")
+    path = os.pathsep.join(p for p in (str(blocked), os.environ.get("PYTHONPATH", "")) if p)
     r = cli("demo", "-o", "out", "--skip", "serving", "--skip", "iterations",
-            env={"PYTHONPATH": str(blocked)}, timeout=120)
+            env={"PYTHONPATH": path}, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "profile    skipped  llama-cpp-python is not installed" in r.stdout
+    assert "profile    skipped  no llama.cpp runtime is installed" in r.stdout
     html = (tmp_path / "out" / "deployment.html").read_text(encoding="utf-8")
     assert "No data" in html or "no candidates" in html.lower()
     assert "Open the deployment report: file://" in r.stdout

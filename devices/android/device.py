@@ -184,6 +184,12 @@ class AndroidDevice(Device):
             self._raise_gone(exc)
             raise
 
+    def unforward(self, local_port: int) -> None:
+        try:
+            self._dev.forward_remove(f"tcp:{int(local_port)}", raise_non_found=False)
+        except (adbutils.AdbError, OSError):
+            pass            # device or server gone: the forward went with it
+
     # -- description ----------------------------------------------------------------
     def properties(self) -> dict[str, str]:
         return parse_getprop(self.shell("getprop", timeout=self.timeout).stdout)

@@ -5,7 +5,8 @@
    NPU / PIM / per-channel timeline, then the Mobile-Agent-v2 agent workload served on
    each design (TTFT, TPOT, energy per task).
 2. **Profile** one Mobile-Agent-v2 task on this host with the llama.cpp runtime
-   (llama-cpp-python, in-process) and the small demo model (SmolLM2-135M-Instruct).
+   (llama-cpp-python in-process if installed, else llama.cpp's server from the prebuilt
+   xllamacpp wheel) and the small demo model (SmolLM2-135M-Instruct).
 3. **Report**: a deployment report combining both (designs and this host against the
    budgets), plus the simulation and profile reports and Perfetto traces.
 
@@ -105,23 +106,38 @@ def profile_host(store: Any, workload: str, scale: float, delay_scale: float,
         from profiler.session import ProfileConfig, run_profile
     except ModuleNotFoundError as exc:
         return Step(step.name, "skipped", message=_missing(exc))
+    # llama-cpp-python in-process when it is installed (extra llm); else llama.cpp's server
+    # from the prebuilt xllamacpp wheel (extra demo), which installs without compiling
+    runtime: dict[str, Any] | None = None
     try:
-        import llama_cpp  # noqa: F401  (the runtime the local profile uses)
+        import llama_cpp  # noqa: F401
+        runtime = {"runtime": "local"}
     except ImportError:
+        try:
+            import xllamacpp  # noqa: F401
+
+            from profiler.runtimes.server import free_port
+
+            runtime = {"runtime": "server", "server": "xllamacpp",
+                       "server_python": sys.executable, "port": free_port()}
+        except ImportError:
+            pass
+    if runtime is None:
         return Step(step.name, "skipped",
-                    message="llama-cpp-python is not installed: pip install -e '.[demo]' "
-                            "(or pip install llama-cpp-python)")
+                    message="no llama.cpp runtime is installed: pip install -e '.[demo]' "
+                            "(xllamacpp) or '.[llm]' (llama-cpp-python)")
     from neumelt.errors import InputError
 
     try:
-        model = Path(model_path) if model_path else find_demo_model()
+        model = Path(model_path) if model_path else find_demo_model(download=True)
     except InputError as exc:
         return Step(step.name, "skipped", message=f"demo model missing: {exc}")
     cfg = ProfileConfig(device="local", model=str(model), workload=workload, tasks=1,
-                        repetitions=1, warmup=0, runtime="local", threads=1, scale=scale,
+                        repetitions=1, warmup=0, threads=1, scale=scale,
                         delay_scale=delay_scale, idle_s=idle_s, cooldown_timeout_s=30.0,
-                        max_calls=max_calls)
-    _log(f"  model {model.name}, token counts x{scale:g}, non-LLM delays x{delay_scale:g}, "
+                        max_calls=max_calls, **runtime)
+    _log(f"  runtime {runtime.get('server') or 'llama-cpp-python (in-process)'}, "
+         f"model {model.name}, token counts x{scale:g}, non-LLM delays x{delay_scale:g}, "
          + (f"first {max_calls} nodes of the task" if max_calls else "the whole task"))
     run_id = run_profile(cfg, store, progress=True,
                          name=f"demo {workload} on this host ({model.name})")

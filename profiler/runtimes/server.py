@@ -45,8 +45,10 @@ class ServerLost(DeviceGone):
 class ServerSpec:
     """How to start a server on the device.
 
-    ``kind``: ``llama-server`` (a llama.cpp binary at ``binary`` on the device) or
-    ``llama-cpp-python`` (``python -m llama_cpp.server`` with ``python`` on the device).
+    ``kind``: ``llama-server`` (a llama.cpp binary at ``binary`` on the device),
+    ``xllamacpp`` (llama.cpp's server from the prebuilt xllamacpp wheel, through
+    :mod:`profiler.runtimes.xllama_server`) or ``llama-cpp-python`` (``python -m
+    llama_cpp.server``), the last two with ``python`` on the device.
     """
 
     kind: str
@@ -59,13 +61,20 @@ class ServerSpec:
     python: str = "python3"
     workdir: str = "/data/local/tmp/neumelt"
     lib_dir: str = ""   # LD_LIBRARY_PATH for a dynamically linked llama-server build
+    extra_args: tuple[str, ...] = ()   # more llama-server flags (e.g. "--cache-ram", "0")
+    launcher: tuple[str, ...] = ()     # runs the binary: ("taskset", "f0"), ("qemu-aarch64",)
 
     def argv(self) -> list[str]:
         if self.kind == "llama-server":
-            return [self.binary, "-m", self.model_remote, "--host", "127.0.0.1",
+            return [*self.launcher, self.binary, "-m", self.model_remote, "--host", "127.0.0.1",
                     "--port", str(self.port), "-c", str(self.n_ctx * self.slots),
                     "-t", str(self.n_threads), "-tb", str(self.n_threads),
-                    "-np", str(self.slots)]
+                    "-np", str(self.slots), *self.extra_args]
+        if self.kind == "xllamacpp":  # llama.cpp's server from the prebuilt xllamacpp wheel
+            return [self.python, "-m", "profiler.runtimes.xllama_server", "-m",
+                    self.model_remote, "--host", "127.0.0.1", "--port", str(self.port),
+                    "-c", str(self.n_ctx * self.slots), "-t", str(self.n_threads),
+                    "-tb", str(self.n_threads), "-np", str(self.slots)]
         if self.kind == "llama-cpp-python":
             return [self.python, "-m", "llama_cpp.server", "--model", self.model_remote,
                     "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
@@ -74,7 +83,7 @@ class ServerSpec:
                     # queue concurrent requests instead of cancelling the running one
                     "--interrupt_requests", "False"]
         raise InputError(f"unknown server kind {self.kind!r}", key="server",
-                         expected="llama-server or llama-cpp-python")
+                         expected="llama-server, xllamacpp or llama-cpp-python")
 
 
 class ServerLauncher:
@@ -125,6 +134,9 @@ class ServerLauncher:
             return False
 
     def stop(self) -> None:
+        if self.local_port is not None and hasattr(self.device, "unforward"):
+            self.device.unforward(self.local_port)
+            self.local_port = None
         if self.pid is None:
             return
         try:
