@@ -6,7 +6,7 @@
   device, the server's log is pulled, the server is stopped and the device is left as it
   was found (no process, no file, no port forward).
 * TTFT and inter-token latency checked against an outside observer of the very same
-  requests: a timing proxy between the profiler and the server (benchmarks/sse_observer.py,
+  requests: a timing proxy between the profiler and the server (tests/sse_support.py,
   no neumelt code) stamps each request and each streamed token on the host clock.
 
 The binary is llama.cpp's own, built from the source the llama-cpp-python sdist vendors
@@ -31,11 +31,10 @@ import pytest
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
 from devices_support import adb_server, adbd, free_port  # noqa: E402,F401
 from profiler_support import write_tiny_llama  # noqa: E402
-from sse_observer import TimingProxy, stream_completion  # noqa: E402
+from sse_support import TimingProxy, stream_completion  # noqa: E402
 
 from neumelt.store import Store  # noqa: E402
 from profiler.runtimes.llamacpp_tools import find_tool  # noqa: E402
