@@ -142,20 +142,12 @@ def _store_damage(n: int, tmp: Path) -> dict:
     """Stores truncated or byte-flipped at seeded places, read by every reader."""
     import random
 
+    from faults_support import seeded_store
     from test_fuzz_store import _read_everything
 
     from neumelt.errors import InputError
-    from neumelt.store import Event, Sample, Store
 
-    base = tmp / "damage-base.db"
-    st_ = Store(base)
-    for k in range(3):
-        r = st_.start_run("sim", {"k": k}, name=f"run{k}")
-        st_.add_samples(r, [Sample("cpu", "util", float(i), 0.5, "%") for i in range(300)])
-        st_.add_records(r, "stage", [(str(i), {"cycles": i}) for i in range(80)])
-        st_.add_events(r, [Event("npu", "qkv", float(i), 0.5, {"i": i}) for i in range(80)])
-        st_.finish_run(r)
-    st_.close()
+    base = seeded_store(tmp / "damage-base.db")
     data0 = base.read_bytes()
     rng = random.Random(2026)
     failures: list[str] = []

@@ -173,3 +173,21 @@ def limit_file_size(max_bytes: int) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
     return apply
+
+
+def seeded_store(path: Path, samples: int = 300, rows: int = 80) -> Path:
+    """A closed store at ``path`` with three finished sim runs, each with a metric,
+    ``samples`` samples and ``rows`` records and events (one HTML-ish config value), for
+    the damage and read-only tests and the reliability benchmark."""
+    from neumelt.store import Event, Sample, Store
+
+    st = Store(path)
+    for k in range(3):
+        r = st.start_run("sim", {"k": k, "name": f"<b>{k}</b>"}, name=f"run{k}")
+        st.add_metric(r, "cycles", 1.0 * k, "cycles", "simulated", "test")
+        st.add_samples(r, [Sample("cpu", "util", float(i), 0.5, "%") for i in range(samples)])
+        st.add_records(r, "stage", [(str(i), {"cycles": i}) for i in range(rows)])
+        st.add_events(r, [Event("npu", "qkv", float(i), 0.5, {"i": i}) for i in range(rows)])
+        st.finish_run(r)
+    st.close()  # checkpoints the WAL into the file
+    return path

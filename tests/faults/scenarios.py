@@ -67,6 +67,21 @@ def _after_kill(res: KillResult, db: Path, workdir: Path, run_id: int,
                                        "expected 'interrupted'")
 
 
+def _kill_and_check(res: KillResult, p, db: Path, workdir: Path) -> int | None:
+    """SIGKILL ``p`` now; if it was still running, check the store after the kill
+    (:func:`_after_kill`) and return the run's id, else note that it finished first."""
+    alive = p.popen.poll() is None
+    killed_at = time.time()
+    p.kill()
+    res.killed, res.kills = alive and p.popen.returncode == -9, int(alive)
+    if not res.killed:
+        res.problems.append(f"finished before the kill (rc {p.popen.returncode})")
+        return None
+    (run_id,) = [r[0] for r in query(db, "SELECT id FROM runs")]
+    _after_kill(res, db, workdir, run_id, killed_at)
+    return run_id
+
+
 # -- sim run ----------------------------------------------------------------------------
 SIM_RUN = ["sim", "run", "--design", "neupims", "--model", "gpt3-7b", "--workload",
            "mobile-agent-v2", "--requests", "3"]
@@ -83,15 +98,9 @@ def kill_sim_run(workdir: Path, seed: int, max_delay_s: float = 0.04,
     p = spawn(["--db", str(db), *SIM_RUN], workdir, tag=f"sim{seed}")
     wait_for(lambda: count(db, "runs") > 0, 120, p, "the sim run row", every_s=0.002)
     time.sleep(random.Random(seed).uniform(0.0, max_delay_s))
-    alive = p.popen.poll() is None
-    killed_at = time.time()
-    p.kill()
-    res.killed, res.kills = alive and p.popen.returncode == -9, int(alive)
-    if not res.killed:
-        res.problems.append(f"finished before the kill (rc {p.popen.returncode})")
+    run_id = _kill_and_check(res, p, db, workdir)
+    if run_id is None:
         return res
-    (run_id,) = [r[0] for r in query(db, "SELECT id FROM runs")]
-    _after_kill(res, db, workdir, run_id, killed_at)
     if not rerun:
         return res
     again = run(["--db", str(db), *SIM_RUN, "--json"], workdir, timeout=300)
@@ -127,15 +136,9 @@ def kill_profile(workdir: Path, model: Path, seed: int) -> KillResult:
     wait_for(lambda: count(db, "records", rec) >= k, 240, p, f"{k} recorded calls")
     keys = {r[0] for r in query(db, f"SELECT key FROM records WHERE {rec}")}
     n_samples = count(db, "samples")
-    alive = p.popen.poll() is None
-    killed_at = time.time()
-    p.kill()
-    res.killed, res.kills = alive and p.popen.returncode == -9, int(alive)
-    if not res.killed:
-        res.problems.append(f"finished before the kill (rc {p.popen.returncode})")
+    run_id = _kill_and_check(res, p, db, workdir)
+    if run_id is None:
         return res
-    (run_id,) = [r[0] for r in query(db, "SELECT id FROM runs")]
-    _after_kill(res, db, workdir, run_id, killed_at)
     after = {r[0] for r in query(db, f"SELECT key FROM records WHERE {rec}")}
     res.kept = len(keys & after) + min(n_samples, count(db, "samples"))
     res.check(keys <= after, f"calls recorded before the kill are gone: {keys - after}")

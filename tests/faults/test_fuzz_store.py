@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 
+from faults_support import seeded_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neumelt.errors import InputError
-from neumelt.store import Event, Sample, Store
+from neumelt.store import Store
 
 SIZE: dict[str, int] = {}
 
@@ -19,15 +20,7 @@ SIZE: dict[str, int] = {}
 def _base(tmp_path_factory) -> bytes:
     if "bytes" not in SIZE:
         path = tmp_path_factory.mktemp("base") / "base.db"
-        st_ = Store(path)
-        for k in range(3):
-            r = st_.start_run("sim", {"k": k, "name": f"<b>{k}</b>"}, name=f"run{k}")
-            st_.add_metric(r, "cycles", 1.0 * k, "cycles", "simulated", "test")
-            st_.add_samples(r, [Sample("cpu", "util", float(i), 0.5, "%") for i in range(300)])
-            st_.add_records(r, "stage", [(str(i), {"cycles": i}) for i in range(80)])
-            st_.add_events(r, [Event("npu", "qkv", float(i), 0.5, {"i": i}) for i in range(80)])
-            st_.finish_run(r)
-        st_.close()
+        seeded_store(path)
         SIZE["bytes"] = path.read_bytes()  # type: ignore[assignment]
     return SIZE["bytes"]  # type: ignore[return-value]
 

@@ -11,9 +11,16 @@ import random
 import sqlite3
 
 import pytest
-from faults_support import integrity, limit_file_size, query, run, runs_status
+from faults_support import (
+    integrity,
+    limit_file_size,
+    query,
+    run,
+    runs_status,
+    seeded_store,
+)
 
-from neumelt.store import SCHEMA_VERSION, Event, Sample, Store
+from neumelt.store import SCHEMA_VERSION, Event, Store
 
 SIM_STEP = ["sim", "step", "--design", "npu-pim", "--model", "gpt3-7b", "--batch", "4",
             "--fidelity", "fast"]
@@ -31,17 +38,6 @@ def _content(path) -> list:
 
 def _no_traceback(res) -> None:
     assert "Traceback" not in res.stderr and "Traceback" not in res.stdout, res.stderr
-
-
-def _seeded_store(path) -> None:
-    st = Store(path)
-    for k in range(3):
-        r = st.start_run("sim", {"k": k}, name=f"run{k}")
-        st.add_samples(r, [Sample("cpu", "util", float(i), 0.5, "%") for i in range(200)])
-        st.add_records(r, "stage", [(str(i), {"cycles": i}) for i in range(50)])
-        st.add_events(r, [Event("npu", "qkv", float(i), 0.5, {"i": i}) for i in range(50)])
-        st.finish_run(r)
-    st.close()  # checkpoints the WAL into the file
 
 
 def test_full_disk_mid_run_stops_with_the_file_named_and_keeps_what_was_written(tmp_path):
@@ -83,7 +79,7 @@ def _drop_write_permission() -> None:
 
 def test_read_only_store_reads_and_refuses_writes_naming_the_file(tmp_path):
     db = tmp_path / "ro.db"
-    _seeded_store(db)
+    seeded_store(db, samples=200, rows=50)
     db.chmod(0o444)
     probe = run(["--version"], tmp_path, preexec_fn=_drop_write_permission)
     assert probe.returncode == 0, probe.stderr
@@ -112,7 +108,7 @@ def _damage(path, rng: random.Random, how: str) -> None:
 @pytest.mark.parametrize("how,seed", [("truncate", 1), ("flip", 3), ("header", 5)])
 def test_damaged_store_is_a_clear_error_never_an_overwrite(tmp_path, how, seed):
     db = tmp_path / "d.db"
-    _seeded_store(db)
+    seeded_store(db, samples=200, rows=50)
     if how == "header":  # the magic string itself: not an SQLite file any more
         data = bytearray(db.read_bytes())
         data[0:6] = b"XQLite"
@@ -136,7 +132,7 @@ def test_damaged_store_is_a_clear_error_never_an_overwrite(tmp_path, how, seed):
 
 def test_newer_schema_through_the_cli(tmp_path):
     db = tmp_path / "n.db"
-    _seeded_store(db)
+    seeded_store(db, samples=200, rows=50)
     con = sqlite3.connect(db)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.commit()
