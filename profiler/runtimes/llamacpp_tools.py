@@ -18,9 +18,10 @@ are linked in statically (one file per tool, what one pushes to a device), CPU o
 * ``aarch64``: Debian's ``aarch64-linux-gnu-g++``, ``-static``, ``GGML_NATIVE`` off (the
   binary a phone-class arm64 CPU runs; here it runs under ``qemu-aarch64``).
 
-Where tools are looked up (first hit wins): ``$NEUMELT_LLAMA_CPP_BIN`` (a directory),
-``build/llama.cpp/<arch>/bin`` under the project checkout (where ``build`` puts them; git
-ignores ``build/``), then ``PATH``.
+Where tools are looked up (first hit wins): ``$NEUMELT_LLAMA_CPP_BIN`` (a directory of
+this host's binaries, so not for another arch), ``build/llama.cpp/<arch>/bin`` under the
+project checkout (where ``build`` puts them; git ignores ``build/``), then ``PATH`` (this
+host's arch only).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def host_arch() -> str:
 def find_tool(name: str, arch: str | None = None) -> Path | None:
     """Path of llama.cpp's ``name`` (``llama-server``, ``llama-bench``) for ``arch``, or None."""
     arch = arch or host_arch()
-    env = os.environ.get("NEUMELT_LLAMA_CPP_BIN")
-    dirs = [Path(env)] if env else []
+    env = os.environ.get("NEUMELT_LLAMA_CPP_BIN")  # a folder of this host's binaries
+    dirs = [Path(env)] if env and arch == host_arch() else []
     dirs.append(build_root(arch) / "bin")
     for d in dirs:
         p = d / name
