@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_support import load_benchmark
 
 from sim.dram.latency import latency_stats
 from sim.dram.reference_compare import METRICS, TOLERANCE, neumelt_figures, rel_error
@@ -249,18 +250,8 @@ def test_ramulator2_stream_through_neumelt_checker():
     assert "command bus" in got        # a row and a column command in one cycle
 
 
-def _bench():
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dram_fidelity.py"
-    spec = importlib.util.spec_from_file_location("dram_fidelity", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_fidelity_benchmark_json(capsys):
-    assert _bench().main(["--json"]) == 0
+    assert load_benchmark("dram_fidelity").main(["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     rows = out["fidelity"]
     assert len(rows) == len(NAMES) * len(METRICS) and "speed" not in out
@@ -274,7 +265,7 @@ def test_fidelity_benchmark_json(capsys):
 
 def test_fidelity_benchmark_rejects_a_missing_binary(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        _bench().main(["--no-fidelity", "--rounds", "1", "--dramsim3",
+        load_benchmark("dram_fidelity").main(["--no-fidelity", "--rounds", "1", "--dramsim3",
                        f"{tmp_path / 'nope'} {tmp_path / 'cfg.ini'}"])
     assert e.value.code == 2
     assert "--dramsim3" in capsys.readouterr().err

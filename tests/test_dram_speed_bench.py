@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-
-def _load():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dram_speed.py"
-    spec = importlib.util.spec_from_file_location("dram_speed", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench_support import load_benchmark
 
 
 def test_dram_speed_json(capsys):
-    assert _load().main(["--json", "--requests", "3000", "--repeat", "2"]) == 0
+    assert load_benchmark("dram_speed").main(["--json", "--requests", "3000", "--repeat", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["requests"] == 3000 and out["repeat"] == 2
     numeric = {k for k, v in out.items() if isinstance(v, (int, float))

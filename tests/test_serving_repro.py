@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
+
+from bench_support import load_benchmark
 
 
 def test_repro_json_has_the_headline_figures(capsys):
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "neupims_repro.py"
-    spec = importlib.util.spec_from_file_location("neupims_repro", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("neupims_repro")
     assert mod.main(["--json", "--samples", "1", "--models", "gpt3-7b", "--workers", "1",
                      "--batches", "64,512"]) == 0
     out = json.loads(capsys.readouterr().out)
