@@ -18,8 +18,9 @@ neupims     PIM, dual row buffer, sub-batch interleaving     channels greedy, su
 
 ``pim_commands`` is the PIM command set (:mod:`sim.pim.issue`): ``newton`` (the artifact's
 ``npu+pim`` branch) sends k COMP commands and a READRES per head through the NPU's one PIM
-command port, ``composite`` (NeuPIMs) one COMPS_READRES; with ``newton`` attention phases
-can be bound by the port.
+command port, handed out channel by channel (``pim.issue_order``), ``composite`` (NeuPIMs)
+one COMPS_READRES with no port limit; with ``newton`` attention phases are bound by the
+port and by the order.
 
 ``baselines`` picks how strong the paper's baselines are: ``ideal`` (default) gives the
 ``npu`` design today's batched, tiled attention; ``artifact`` runs the ``npu`` design's

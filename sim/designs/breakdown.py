@@ -19,7 +19,8 @@ mode_switch         single row buffer: closing the NPU's open rows before PIM
                     (write recovery + PREA), and refresh falling inside the PIM
                     phases (REF x nRFC, slowest channel)
 command_issue       PIM phases waiting for the NPU's PIM command port (Newton
-                    command set: one COMP per 16-element MAC; sim.pim.issue)
+                    command set: one COMP per 16-element MAC, handed out channel
+                    by channel; sim.pim.issue)
 communication       TP all-reduce and PP activation hops on the critical path
 idle                GPU kernel-launch gaps; nothing on the NPU designs
 ==================  ===========================================================

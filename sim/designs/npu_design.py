@@ -180,8 +180,11 @@ class NpuDesign:
             # every COMP is its own command through the NPU's one PIM port (sim.pim.issue)
             from sim.designs.pim_call import pim_port
 
-            port = pim_port(self.hw, dims, key, self.pim_commands)
-            pl, pa = (self._npu_to_dram(c) for c in port.cycles)
+            reqs = tuple(zip((int(s) for s in seq), (int(c) for c in chans)))
+            if self.hw.pim.issue_order == "channel":
+                reqs = tuple(sorted(reqs, key=lambda r: r[1]))     # stable: arrival within
+            port = pim_port(self.hw, dims, reqs, self.pim_commands)
+            pl, pa = port.cycles
             issue = max(0, pl - logits) + max(0, pa - attend)
             logits, attend = max(logits, pl), max(attend, pa)
             cmds = tuple(sorted(dict(cmds, PORT_COMMANDS=int(sum(port.commands))).items()))
@@ -204,13 +207,6 @@ class NpuDesign:
         out["mode_switch"] = att.mode_switch + att.refresh
         out["attention"] = att.cycles - fixed
         return out
-
-    def _npu_to_dram(self, npu_cycles: int) -> int:
-        """NPU cycles as cycles of the HBM clock the PIM model counts in."""
-        from sim.designs.pim_call import _standard
-
-        std = _standard(self.hw.hbm.standard)
-        return int(math.ceil(npu_cycles * std.clock_hz / self.hw.clock_hz))
 
     def _mode_switch_cycles(self) -> int:
         """Entering PIM mode with one row buffer: the NPU's streaming left a row open in

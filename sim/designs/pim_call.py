@@ -67,15 +67,17 @@ def assign(seq_lens: tuple[int, ...], dims: AttentionDims, n_channels: int, poli
 
 
 @lru_cache(maxsize=4096)
-def pim_port(hw: NpuHw, dims: AttentionDims, channel_seq_lens: tuple[tuple[int, ...], ...],
+def pim_port(hw: NpuHw, dims: AttentionDims, requests: tuple[tuple[int, int], ...],
              command_set: str) -> Any:
-    """The NPU's PIM command port for one attention call (:mod:`sim.pim.issue`): commands
-    and port cycles (NPU clock) of the logits and attend phases."""
+    """The NPU's PIM command port for one attention call (:mod:`sim.pim.issue`): the logits
+    and attend phases, in HBM cycles, with ``requests`` (``(seq_len, channel)``) handed out
+    in the order given at ``hw.pim.command_port_per_cycle`` per NPU cycle."""
     from sim.pim.attention import AttentionShape
-    from sim.pim.issue import port_timing
+    from sim.pim.issue import ordered_port_timing
 
     std = _standard(hw.hbm.standard)
     shape = AttentionShape(heads=dims.heads, d_k=dims.d_head, e_tp=dims.e_tp,
                            dtype_bytes=hw.dtype_bytes, kv_heads=dims.kv_heads)
-    return port_timing(std, [list(c) for c in channel_seq_lens], shape, (0, 1), command_set,
-                       hw.pim.command_port_per_cycle)
+    return ordered_port_timing(std, list(requests), shape, (0, 1), command_set,
+                               hw.pim.command_port_per_cycle,
+                               port_to_dram=std.clock_hz / hw.clock_hz)

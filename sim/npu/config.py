@@ -130,15 +130,24 @@ class PimConfig:
     channels together. The NeuPIMs artifact's NPU pops one per core cycle from a single
     PIM load queue (``NeuPIMSystolicWS::pim_ld_queue_cycle``); it only limits a phase when
     the command set needs a command per 16-element MAC (``newton``, see
-    :mod:`sim.pim.issue`)."""
+    :mod:`sim.pim.issue`).
+
+    ``issue_order``: the order in which that port hands out a batch's requests. ``channel``:
+    channel by channel, each channel's requests in arrival order — a scheduler that keeps one
+    request queue per channel and concatenates them into the batch, as the artifact's
+    ``Scheduler::group_sub_batches`` does for its baselines (``baseline_exp``); the last
+    channel's first command waits for every other channel's. ``arrival``: batch order."""
 
     enabled: bool = True
     row_buffer: Literal["single", "dual"] = "dual"
     command_port_per_cycle: float = 1.0
+    issue_order: Literal["channel", "arrival"] = "channel"
 
     def __post_init__(self) -> None:
         if not self.command_port_per_cycle > 0:
             raise ValueError("command_port_per_cycle must be > 0")
+        if self.issue_order not in ("channel", "arrival"):
+            raise ValueError("issue_order must be 'channel' or 'arrival'")
 
 
 @dataclass(frozen=True)

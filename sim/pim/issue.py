@@ -8,14 +8,18 @@ Two command sets (the NeuPIMs artifact's two DRAM types):
   AiM): the same tile is one P_HEADER, k separate COMP commands and one READRES per head
   (``NeuPIMSLogitSoftmax.cc``, ``NeuPIMSAttend.cc``: ``if dram_type == NEWTON``).
 
-Every command is an instruction the NPU pushes through its PIM load queue, one per NPU
-cycle for all channels together (``command_port_per_cycle``); the channels then time them.
-A phase cannot end before its last command has left the port, so a phase takes
-``max(slowest channel, commands of all channels / port rate)``. With ``composite`` the
-port is never the bound (about 70,000 commands against 130,000-cycle channel phases on the
-reference batch); with ``newton`` the reference batch needs ~730,000 commands per layer,
-which makes attention port-bound. The port does not depend on the row buffer: it is the
-command set.
+Every command is an instruction the NPU pushes through its PIM load queue. In the
+``npu+pim`` branch the core pops one per NPU cycle for all channels together
+(``NeuPIMSystolicWS::pim_ld_queue_cycle``: ``if``; ``command_port_per_cycle``) into
+per-channel memory queues; in the NeuPIMs branch the same function drains the whole queue
+in one cycle (``while``), so the composite designs have no port to wait for. The batch is
+one PIM tile per operator (its scratchpad bound is the config's ``sram_size``, 134,218 KB,
+not the 1,024 KB ``spad_size`` key, which the loader never reads), handed out request by
+request in the scheduler's order — channel by channel for the artifact's baselines
+(``PimConfig.issue_order``). :func:`ordered_port_timing` times that: a channel cannot start a
+request before the port reaches it. On the reference batch the Newton set needs ~733,000
+commands per layer; channel by channel, attention takes 436,797 + 473,329 cycles against
+the port's 374,280 + 358,832 and the channels' own 94,264 + 127,200.
 """
 
 from __future__ import annotations
@@ -29,14 +33,6 @@ from sim.dram import commands as C
 from sim.dram.standard import DramStandard
 
 COMMAND_SETS = ("composite", "newton")
-
-
-@dataclass(frozen=True)
-class PortTiming:
-    """Commands per phase (all channels) and the cycles the port needs for them."""
-
-    commands: tuple[int, ...]
-    cycles: tuple[int, ...]
 
 
 def phase_commands(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]], shape,
@@ -63,8 +59,69 @@ def phase_commands(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]],
     return tuple(out)
 
 
-def port_timing(std: DramStandard, channel_seq_lens, shape, phases, command_set: str,
-                per_cycle: float) -> PortTiming:
-    """Commands per phase and ``ceil(commands / per_cycle)`` cycles of the NPU's port."""
-    cmds = phase_commands(std, channel_seq_lens, shape, phases, command_set)
-    return PortTiming(cmds, tuple(int(np.ceil(c / per_cycle)) for c in cmds))
+@dataclass(frozen=True)
+class OrderedPortTiming:
+    """Attention phases whose commands leave the NPU's port in batch order (see
+    :func:`ordered_port_timing`), in cycles of the HBM clock: ``cycles`` per phase, the
+    port alone (``port_cycles``: all commands / rate), and the commands per phase."""
+
+    cycles: tuple[int, ...]
+    port_cycles: tuple[int, ...]
+    commands: tuple[int, ...]
+
+
+def ordered_port_timing(std: DramStandard, requests: Sequence[tuple[int, int]], shape,
+                        phases: Sequence[int], command_set: str, per_cycle: float,
+                        port_to_dram: float = 1.0) -> OrderedPortTiming:
+    """A phase whose commands are handed out request by request, in batch order, through one
+    port, as the NeuPIMs artifact's core does: an operator's whole batch is one PIM tile
+    (its scratchpad is the config's ``sram_size``, 134,218 KB, so no batch is split), the
+    tile's instructions wait in one PIM load queue, and the core pops one per cycle into
+    per-channel memory queues (``NeuPIMSystolicWS::pim_ld_queue_cycle``).
+
+    ``requests`` are ``(seq_len, channel)`` in batch order. The port takes
+    ``port_to_dram / per_cycle`` HBM cycles per command. Channel ``c`` serves its requests in
+    that order: a request starts when its first command has arrived and the channel is free,
+    takes its channel time (the fast path's cycles for that request alone, no refresh), and
+    ends no earlier than its last command's arrival. A phase ends with its last channel.
+    Against ``max(slowest channel, port)`` this adds what a channel waits for the port to
+    reach its next request while the port serves the other channels."""
+    from sim.pim.fast import pim_channel_cycles
+
+    if command_set not in COMMAND_SETS:
+        raise ValueError(f"unknown command set {command_set!r}")
+    if not per_cycle > 0 or not port_to_dram > 0:
+        raise ValueError("per_cycle and port_to_dram must be > 0")
+    nblocks = std.org.pseudo_channels * std.org.bank_groups
+    cache: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def cost(seq_len: int, p: int) -> tuple[int, int]:
+        """(channel cycles, port commands) of one request's phase ``p``."""
+        if (seq_len, p) not in cache:
+            cyc, k, _acc = pim_channel_cycles(std, [seq_len], shape, p, refresh=False)
+            headers = int(k[C.G_ACT]) // nblocks
+            if command_set == "newton":
+                n = int(k[C.GWRITE]) + headers + int(k[C.COMP]) + int(k[C.READRES])
+            else:
+                n = int(k[C.GWRITE]) + headers + int(k[C.COMPS_READRES])
+            cache[(seq_len, p)] = (int(cyc), n)
+        return cache[(seq_len, p)]
+
+    step = port_to_dram / per_cycle
+    out_c, out_p, out_n = [], [], []
+    for p in phases:
+        free: dict[int, float] = {}
+        port = end = 0.0
+        n_all = 0
+        for seq_len, c in requests:
+            svc, n = cost(int(seq_len), p)
+            first = port + step
+            port += n * step
+            fin = max(max(free.get(int(c), 0.0), first) + svc, port)
+            free[int(c)] = fin
+            end = max(end, fin)
+            n_all += n
+        out_c.append(int(np.ceil(end)))
+        out_p.append(int(np.ceil(n_all * step)))
+        out_n.append(n_all)
+    return OrderedPortTiming(tuple(out_c), tuple(out_p), tuple(out_n))
