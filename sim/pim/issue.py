@@ -18,8 +18,12 @@ not the 1,024 KB ``spad_size`` key, which the loader never reads), handed out re
 request in the scheduler's order — channel by channel for the artifact's baselines
 (``PimConfig.issue_order``). :func:`ordered_port_timing` times that: a channel cannot start a
 request before the port reaches it. On the reference batch the Newton set needs ~733,000
-commands per layer; channel by channel, attention takes 436,797 + 473,329 cycles against
-the port's 374,280 + 358,832 and the channels' own 94,264 + 127,200.
+commands per layer; channel by channel, attention takes 448,159 + 490,395 cycles against
+the port's 374,280 + 358,832 and the channels' own 94,264 + 127,200 (refresh aside).
+
+Not modelled: the artifact's controller starts a GEMV tile or GWRITE only if it fits
+before the next refresh deadline (``NewtonCommandQueue::CanMeetRefreshDeadline``), which
+makes its REFs cost about twice ours (tests/data/neupims_artifact, ``command_log``).
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ class OrderedPortTiming:
 
 def ordered_port_timing(std: DramStandard, requests: Sequence[tuple[int, int]], shape,
                         phases: Sequence[int], command_set: str, per_cycle: float,
-                        port_to_dram: float = 1.0) -> OrderedPortTiming:
+                        port_to_dram: float = 1.0, refresh: bool = True) -> OrderedPortTiming:
     """A phase whose commands are handed out request by request, in batch order, through one
     port, as the NeuPIMs artifact's core does: an operator's whole batch is one PIM tile
     (its scratchpad is the config's ``sram_size``, 134,218 KB, so no batch is split), the
@@ -82,8 +86,13 @@ def ordered_port_timing(std: DramStandard, requests: Sequence[tuple[int, int]], 
     ``requests`` are ``(seq_len, channel)`` in batch order. The port takes
     ``port_to_dram / per_cycle`` HBM cycles per command. Channel ``c`` serves its requests in
     that order: a request starts when its first command has arrived and the channel is free,
-    takes its channel time (the fast path's cycles for that request alone, no refresh), and
-    ends no earlier than its last command's arrival. A phase ends with its last channel.
+    takes its channel time, and ends no earlier than its last command's arrival. A request's
+    channel time is what it adds to the fast path's cycles of the channel's requests so far
+    (:func:`sim.pim.fast.pim_channel_cycles` of the prefix), so with ``refresh`` the REFs
+    that fall inside the channel's busy time are charged where they fall (a channel that
+    the port keeps waiting could refresh while idle; channel by channel it rarely waits
+    after its first request, as its requests take longer than their commands). A phase ends
+    with its last channel.
     Against ``max(slowest channel, port)`` this adds what a channel waits for the port to
     reach its next request while the port serves the other channels."""
     from sim.pim.fast import pim_channel_cycles
@@ -93,32 +102,39 @@ def ordered_port_timing(std: DramStandard, requests: Sequence[tuple[int, int]], 
     if not per_cycle > 0 or not port_to_dram > 0:
         raise ValueError("per_cycle and port_to_dram must be > 0")
     nblocks = std.org.pseudo_channels * std.org.bank_groups
-    cache: dict[tuple[int, int], tuple[int, int]] = {}
+    cache: dict[tuple[int, int], int] = {}
 
-    def cost(seq_len: int, p: int) -> tuple[int, int]:
-        """(channel cycles, port commands) of one request's phase ``p``."""
+    def commands(seq_len: int, p: int) -> int:
+        """Port commands of one request's phase ``p``."""
         if (seq_len, p) not in cache:
-            cyc, k, _acc = pim_channel_cycles(std, [seq_len], shape, p, refresh=False)
+            _cyc, k, _acc = pim_channel_cycles(std, [seq_len], shape, p, refresh=False)
             headers = int(k[C.G_ACT]) // nblocks
             if command_set == "newton":
                 n = int(k[C.GWRITE]) + headers + int(k[C.COMP]) + int(k[C.READRES])
             else:
                 n = int(k[C.GWRITE]) + headers + int(k[C.COMPS_READRES])
-            cache[(seq_len, p)] = (int(cyc), n)
+            cache[(seq_len, p)] = n
         return cache[(seq_len, p)]
 
     step = port_to_dram / per_cycle
     out_c, out_p, out_n = [], [], []
     for p in phases:
         free: dict[int, float] = {}
+        served: dict[int, list[int]] = {}
+        busy: dict[int, int] = {}
         port = end = 0.0
         n_all = 0
         for seq_len, c in requests:
-            svc, n = cost(int(seq_len), p)
+            c = int(c)
+            n = commands(int(seq_len), p)
+            lens = served.setdefault(c, [])
+            lens.append(int(seq_len))
+            upto = int(pim_channel_cycles(std, lens, shape, p, refresh=refresh)[0])
+            svc, busy[c] = upto - busy.get(c, 0), upto
             first = port + step
             port += n * step
-            fin = max(max(free.get(int(c), 0.0), first) + svc, port)
-            free[int(c)] = fin
+            fin = max(max(free.get(c, 0.0), first) + svc, port)
+            free[c] = fin
             end = max(end, fin)
             n_all += n
         out_c.append(int(np.ceil(end)))
