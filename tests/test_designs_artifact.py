@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,3 +147,24 @@ def test_serving_run_with_artifact_baselines_is_slower_on_npu_only():
     assert art.figure("throughput_tok_s") < ideal.figure("throughput_tok_s")
     with pytest.raises(ValueError):
         ServingRunConfig(**base, baselines="paper")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+NPU_ONLY = json.loads((ROOT / "tests" / "data" / "neupims_artifact"
+                       / "figures.json").read_text())["npu_only"]["batches"]
+
+
+@pytest.mark.parametrize("name", sorted(NPU_ONLY))
+def test_seeded_batches_beside_the_artifacts_npu_only(name):
+    """The artifact's npu-only branch run here on the reference batch and on three seeded
+    batches (tests/data/neupims_artifact, ``npu_only``). Our per-head chain, read from its
+    code, matches the reference batch (+6 %) but is slower on the seeded ones: +13-14 % on
+    ShareGPT (context ~220) and +38 % on Alpaca (context 38), where each head is two GEMVs
+    whose fixed 255-cycle preload the branch evidently overlaps across heads and requests
+    and our strict chain does not. Pinned here so that a change to the model shows."""
+    art = NPU_ONLY[name]
+    b = load_batch_csv(ROOT / art["trace"])
+    r = get_design("npu", baselines="artifact").decode_iteration("gpt3-7b", b.seq_lens,
+                                                                  layers=1)
+    short = np.mean(b.seq_lens) < 100
+    assert art["layer_cycles"] < r.total_cycles < (1.45 if short else 1.16) * art["layer_cycles"]
