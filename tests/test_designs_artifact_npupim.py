@@ -17,6 +17,7 @@ from sim.designs import get_design
 from sim.designs.batch import load_batch_csv
 from sim.designs.hw import load_hw
 from sim.designs.reference import STAGES_OFF
+from sim.pim.attention import AttentionShape
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = json.loads((ROOT / "tests" / "data" / "neupims_artifact" / "figures.json").read_text())
@@ -24,6 +25,8 @@ SHIPPED = sorted(b for b, v in DATA["batches"].items()
                  if "B" in v["stage_cycles"] and (ROOT / v["trace"]).is_file())
 BATCHES = [b for b in SHIPPED if not b.startswith("probe-")]
 PROBES = [b for b in SHIPPED if b.startswith("probe-")]
+# GPT3-7B at TP 4 on one device: 8 heads of 128
+SHAPE = AttentionShape(heads=8, d_k=128, e_tp=1024, dtype_bytes=2)
 
 
 def _run(batch: str, pim_commands: str | None = None):
@@ -95,17 +98,15 @@ def test_one_channels_refresh_free_pim_timing_matches_the_artifacts_command_log(
     head time within 5 %."""
     from sim.dram.controller import ControllerConfig, run_channel
     from sim.dram.standard import load_standard
-    from sim.pim.attention import AttentionShape
     from sim.pim.program import channel_program
 
     log = DATA["command_log"]
     std = load_standard("hbm2-neupims")
-    shape = AttentionShape(heads=8, d_k=128, e_tp=1024, dtype_bytes=2)
-    cmd, tgt, arg = channel_program(std, [log["seq_len"]], shape, 1)
+    cmd, tgt, arg = channel_program(std, [log["seq_len"]], SHAPE, 1)
     e = np.zeros(0, dtype=np.int64)
     out = run_channel(std, ControllerConfig(refresh=False), "single", e, e.astype(np.int8),
                       e, e, e, cmd, tgt, arg)
-    per_head = out.final_cycle / shape.heads
+    per_head = out.final_cycle / SHAPE.heads
     assert per_head == pytest.approx(log["head_cycles_without_refresh"], rel=0.05)
     # the artifact's refresh costs ~2x what ours does per REF: that is the channel gap
     assert log["cycles_per_refresh"] > 1.5 * std.timing.nRFC
@@ -122,7 +123,6 @@ def test_the_channel_gap_is_the_artifacts_refresh_policy(probe):
     ~240 in ours. Our refresh-free channel time stretched by the artifact's refresh share
     lands within 10 % of its stage; ours as modelled stays below it."""
     from sim.designs.pim_call import _standard
-    from sim.pim.attention import AttentionShape
     from sim.pim.fast import pim_channel_cycles
 
     art = DATA["batches"][probe]
@@ -132,8 +132,7 @@ def test_the_channel_gap_is_the_artifacts_refresh_policy(probe):
     assert 0.72 * b_art < r.stages["B"] < b_art
     lens = list(load_batch_csv(ROOT / art["trace"]).seq_lens)
     std = _standard(load_hw("npu-neupims").hbm.standard)
-    shape = AttentionShape(heads=8, d_k=128, e_tp=1024, dtype_bytes=2)
-    free = sum(pim_channel_cycles(std, lens, shape, p, refresh=False)[0] for p in (0, 1))
+    free = sum(pim_channel_cycles(std, lens, SHAPE, p, refresh=False)[0] for p in (0, 1))
     share = log["cycles_per_refresh"] / log["refresh_interval_cycles"]
     predicted = free / (1 - share) + r.operators["attn_softmax"]
     assert predicted == pytest.approx(b_art, rel=0.10)

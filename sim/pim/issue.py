@@ -39,6 +39,16 @@ from sim.dram.standard import DramStandard
 COMMAND_SETS = ("composite", "newton")
 
 
+def _port_commands(std: DramStandard, counts: np.ndarray, command_set: str) -> int:
+    """Instructions the NPU issues for the fast path's command ``counts`` of a program:
+    GWRITEs, one P_HEADER per row-open tile (its G_ACTs / bank groups of both
+    pseudo-channels), and the GEMV commands of ``command_set``."""
+    headers = int(counts[C.G_ACT]) // (std.org.pseudo_channels * std.org.bank_groups)
+    if command_set == "newton":
+        return int(counts[C.GWRITE]) + headers + int(counts[C.COMP]) + int(counts[C.READRES])
+    return int(counts[C.GWRITE]) + headers + int(counts[C.COMPS_READRES])
+
+
 def phase_commands(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]], shape,
                    phases: Sequence[int], command_set: str) -> tuple[int, ...]:
     """PIM instructions the NPU issues per phase for the whole batch, in ``command_set``."""
@@ -46,7 +56,6 @@ def phase_commands(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]],
 
     if command_set not in COMMAND_SETS:
         raise ValueError(f"unknown command set {command_set!r}")
-    ngroups = std.org.pseudo_channels * std.org.bank_groups
     out = []
     for p in phases:
         n = 0
@@ -54,11 +63,7 @@ def phase_commands(std: DramStandard, channel_seq_lens: Sequence[Sequence[int]],
             if not len(lens):
                 continue
             _c, k, _acc = pim_channel_cycles(std, lens, shape, p, refresh=False)
-            headers = int(k[C.G_ACT]) // ngroups          # one P_HEADER per row-open tile
-            if command_set == "newton":
-                n += int(k[C.GWRITE]) + headers + int(k[C.COMP]) + int(k[C.READRES])
-            else:
-                n += int(k[C.GWRITE]) + headers + int(k[C.COMPS_READRES])
+            n += _port_commands(std, k, command_set)
         out.append(n)
     return tuple(out)
 
@@ -101,36 +106,23 @@ def ordered_port_timing(std: DramStandard, requests: Sequence[tuple[int, int]], 
         raise ValueError(f"unknown command set {command_set!r}")
     if not per_cycle > 0 or not port_to_dram > 0:
         raise ValueError("per_cycle and port_to_dram must be > 0")
-    nblocks = std.org.pseudo_channels * std.org.bank_groups
-    cache: dict[tuple[int, int], int] = {}
-
-    def commands(seq_len: int, p: int) -> int:
-        """Port commands of one request's phase ``p``."""
-        if (seq_len, p) not in cache:
-            _cyc, k, _acc = pim_channel_cycles(std, [seq_len], shape, p, refresh=False)
-            headers = int(k[C.G_ACT]) // nblocks
-            if command_set == "newton":
-                n = int(k[C.GWRITE]) + headers + int(k[C.COMP]) + int(k[C.READRES])
-            else:
-                n = int(k[C.GWRITE]) + headers + int(k[C.COMPS_READRES])
-            cache[(seq_len, p)] = n
-        return cache[(seq_len, p)]
-
     step = port_to_dram / per_cycle
     out_c, out_p, out_n = [], [], []
     for p in phases:
         free: dict[int, float] = {}
         served: dict[int, list[int]] = {}
-        busy: dict[int, int] = {}
+        busy: dict[int, tuple[int, int]] = {}    # channel -> (cycles, commands) so far
         port = end = 0.0
         n_all = 0
         for seq_len, c in requests:
             c = int(c)
-            n = commands(int(seq_len), p)
             lens = served.setdefault(c, [])
             lens.append(int(seq_len))
-            upto = int(pim_channel_cycles(std, lens, shape, p, refresh=refresh)[0])
-            svc, busy[c] = upto - busy.get(c, 0), upto
+            cyc, k, _acc = pim_channel_cycles(std, lens, shape, p, refresh=refresh)
+            upto = (int(cyc), _port_commands(std, k, command_set))
+            before = busy.get(c, (0, 0))
+            svc, n = upto[0] - before[0], upto[1] - before[1]
+            busy[c] = upto
             first = port + step
             port += n * step
             fin = max(max(free.get(c, 0.0), first) + svc, port)
